@@ -1,0 +1,1 @@
+"""Peak simulation and capacity benchmarks, driving the server from outside through the protocol."""

@@ -1,0 +1,1 @@
+"""Durable records: accounts, consents, consultation requests and their history, audit (SQL)."""

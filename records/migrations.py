@@ -1,0 +1,52 @@
+"""Schema migrations, applied by ``serve`` at start-up.
+
+A new database gets the current schema at once and is stamped with the latest version; an existing
+one runs every migration above its stamped version, in order. A schema change therefore adds both
+the new definition in schema.py and a step here that brings an older database to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Connection, inspect, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from records.schema import metadata, schema_version
+
+logger = logging.getLogger(__name__)
+
+Migration = Callable[[Connection], None]
+
+# (version, step) in order; version 1 is the initial schema.
+MIGRATIONS: Sequence[tuple[int, Migration]] = ()
+LATEST = max((v for v, _ in MIGRATIONS), default=1)
+
+
+def _current_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table("schema_version"):
+        return None
+    return conn.execute(select(schema_version.c.version)).scalar_one_or_none()
+
+
+def _migrate(conn: Connection) -> int:
+    version = _current_version(conn)
+    if version is None:
+        metadata.create_all(conn)
+        conn.execute(schema_version.insert().values(id=1, version=LATEST))
+        logger.info("created schema version %d", LATEST)
+        return LATEST
+    for target, step in MIGRATIONS:
+        if target > version:
+            step(conn)
+            conn.execute(schema_version.update().values(version=target))
+            logger.info("migrated schema to version %d", target)
+            version = target
+    return version
+
+
+async def migrate(engine: AsyncEngine) -> int:
+    """Create or migrate the schema; returns the version the database is at."""
+    async with engine.begin() as conn:
+        return await conn.run_sync(_migrate)

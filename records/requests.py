@@ -1,0 +1,189 @@
+"""Consultation requests in SQL: the waiting room's RequestStore ("SQL decides")."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from records.schema import consultation_requests as t
+from records.schema import request_events
+from waiting_room.errors import AlreadyActive, Conflict
+from waiting_room.lifecycle import KEEP, QUEUED, STARTED, TERMINAL, Transition
+from waiting_room.model import (
+    Channel,
+    ConsultationRequest,
+    EndReason,
+    RequestId,
+    RequestKind,
+    RequestState,
+    RoomId,
+    UserId,
+)
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def _row_to_request(row: Any) -> ConsultationRequest:
+    return ConsultationRequest(
+        id=RequestId(row.id),
+        patient_id=UserId(row.patient_id),
+        kind=RequestKind(row.kind),
+        channel=Channel(row.channel),
+        state=RequestState(row.state),
+        version=row.version,
+        seq=row.seq,
+        arrival_at=row.arrival_at,
+        deadline=row.deadline,
+        updated_at=row.updated_at,
+        gp_id=UserId(row.gp_id) if row.gp_id else None,
+        room_id=RoomId(row.room_id) if row.room_id else None,
+        ended_reason=EndReason(row.ended_reason) if row.ended_reason else None,
+    )
+
+
+class SqlRequestStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(
+        self,
+        patient_id: UserId,
+        kind: RequestKind,
+        channel: Channel,
+        at: datetime,
+        deadline: datetime,
+    ) -> ConsultationRequest:
+        request_id = secrets.token_hex(16)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(t).values(
+                        id=request_id,
+                        patient_id=patient_id,
+                        kind=kind.value,
+                        channel=channel.value,
+                        state=RequestState.REQUESTED.value,
+                        version=1,
+                        arrival_at=at,
+                        deadline=deadline,
+                        updated_at=at,
+                        active_patient_id=patient_id,
+                    )
+                )
+                await conn.execute(
+                    insert(request_events).values(
+                        request_id=request_id,
+                        from_state=None,
+                        to_state="requested",
+                        version=1,
+                        at=at,
+                        actor=f"patient:{patient_id}",
+                    )
+                )
+                row = (await conn.execute(select(t).where(t.c.id == request_id))).one()
+        except IntegrityError as exc:
+            raise AlreadyActive("a consultation request is already under way") from exc
+        return _row_to_request(row)
+
+    async def apply(self, transition: Transition) -> ConsultationRequest:
+        values: dict[str, Any] = {
+            "state": transition.to_state.value,
+            "version": transition.expected_version + 1,
+            "updated_at": transition.at,
+        }
+        if transition.gp_id is not KEEP:
+            values["gp_id"] = transition.gp_id
+        if transition.room_id is not KEEP:
+            values["room_id"] = transition.room_id
+        if transition.ended_reason is not KEEP:
+            values["ended_reason"] = transition.ended_reason
+        if transition.to_state in TERMINAL:
+            values["active_patient_id"] = None
+        if transition.to_state is RequestState.IN_CALL:
+            values["started_at"] = transition.at
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(t)
+                .where(
+                    and_(
+                        t.c.id == transition.request_id,
+                        t.c.state == transition.from_state.value,
+                        t.c.version == transition.expected_version,
+                    )
+                )
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise Conflict("the request changed meanwhile")
+            await conn.execute(
+                insert(request_events).values(
+                    request_id=transition.request_id,
+                    from_state=transition.from_state.value,
+                    to_state=transition.to_state.value,
+                    version=transition.expected_version + 1,
+                    at=transition.at,
+                    actor=transition.actor,
+                )
+            )
+            row = (await conn.execute(select(t).where(t.c.id == transition.request_id))).one()
+        return _row_to_request(row)
+
+    async def get(self, request_id: RequestId) -> ConsultationRequest | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(t).where(t.c.id == request_id))).one_or_none()
+        return None if row is None else _row_to_request(row)
+
+    async def active_for_patient(self, patient_id: UserId) -> ConsultationRequest | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(select(t).where(t.c.active_patient_id == patient_id))
+            ).one_or_none()
+        return None if row is None else _row_to_request(row)
+
+    async def queued(self) -> list[ConsultationRequest]:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(t)
+                    .where(t.c.state.in_([s.value for s in QUEUED]))
+                    .order_by(t.c.arrival_at, t.c.seq)
+                )
+            ).all()
+        return [_row_to_request(r) for r in rows]
+
+    async def started_count(self, patient_id: UserId, year: int) -> int:
+        start = datetime(year, 1, 1, tzinfo=PARIS)
+        end = datetime(year + 1, 1, 1, tzinfo=PARIS)
+        async with self._engine.connect() as conn:
+            count = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(t)
+                    .where(
+                        t.c.patient_id == patient_id,
+                        t.c.started_at.is_not(None),
+                        t.c.started_at >= start,
+                        t.c.started_at < end,
+                        t.c.state.in_([s.value for s in STARTED]),
+                    )
+                )
+            ).scalar_one()
+        return int(count)
+
+    async def history(self, request_id: RequestId) -> list[tuple[str | None, str, datetime, str]]:
+        """Every transition of one request, oldest first: (from, to, at, actor)."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(request_events)
+                    .where(request_events.c.request_id == request_id)
+                    .order_by(request_events.c.id)
+                )
+            ).all()
+        return [(r.from_state, r.to_state, r.at, r.actor) for r in rows]

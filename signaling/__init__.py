@@ -1,0 +1,1 @@
+"""The server process: aiohttp application, socket.io events, HTTP API, JWT auth (the edge)."""

@@ -1,0 +1,125 @@
+"""Configuration: embedded defaults, overridden by TELECONSULT_* variables, overridden by flags."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "TELECONSULT_"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    redis_url: str | None = None
+    """None: one node on an in-process Redis."""
+    database_url: str | None = None
+    """None: a SQLite file in the data directory."""
+    jwt_secret: str | None = None
+    """None: generated once and kept in the data directory (development)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Extra origins allowed to open a socket; empty means same origin only. Never a wildcard."""
+    ice_servers: tuple[Mapping[str, Any], ...] = ()
+    """Handed to clients for RTCPeerConnection; always explicit (empty on loopback)."""
+    access_token_seconds: int = 900
+    refresh_token_seconds: int = 12 * 3600
+    demo: bool = False
+    web_dir: Path = field(
+        default_factory=lambda: Path(__file__).resolve().parent.parent / "web_client" / "dist"
+    )
+
+
+# name -> (environment variable, parser); the same names are the CLI flags.
+def _parse_origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip() for o in raw.split(",") if o.strip())
+    if "*" in origins:
+        raise ConfigError("a wildcard origin is refused: list the origins")
+    return origins
+
+
+def _parse_ice(raw: str) -> tuple[Mapping[str, Any], ...]:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"ICE servers must be a JSON list: {exc}") from None
+    if not isinstance(value, list) or not all(isinstance(v, dict) and "urls" in v for v in value):
+        raise ConfigError('ICE servers must be a JSON list of {"urls": ...} objects')
+    return tuple(value)
+
+
+def _parse_bool(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"not a boolean: {raw!r}")
+
+
+def _parse_port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"not a port: {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"not a port: {raw!r}")
+    return port
+
+
+PARSERS: dict[str, Any] = {
+    "host": str,
+    "port": _parse_port,
+    "data_dir": Path,
+    "redis_url": str,
+    "database_url": str,
+    "jwt_secret": str,
+    "allowed_origins": _parse_origins,
+    "ice_servers": _parse_ice,
+    "access_token_seconds": int,
+    "refresh_token_seconds": int,
+    "demo": _parse_bool,
+    "web_dir": Path,
+}
+
+
+def load_settings(
+    overrides: Mapping[str, str | None], environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Defaults, then TELECONSULT_<NAME> variables, then ``overrides`` (flags; None = not given)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, parse in PARSERS.items():
+        raw = overrides.get(name)
+        if raw is None:
+            raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = parse(raw)
+    return Settings(**values)
+
+
+def jwt_secret(settings: Settings) -> str:
+    """The signing key: from configuration, else generated once into the data directory so that
+    tokens survive a restart."""
+    if settings.jwt_secret:
+        if len(settings.jwt_secret) < 32:
+            raise ConfigError("TELECONSULT_JWT_SECRET must be at least 32 characters")
+        return settings.jwt_secret
+    path = settings.data_dir / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    return secret

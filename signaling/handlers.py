@@ -1,0 +1,217 @@
+"""socket.io event handlers: authenticate, parse at the boundary, call the waiting room, ack."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import socketio
+
+from records.accounts import Accounts
+from signaling import events as ev
+from signaling.auth import TokenError, TokenService, TokenType
+from signaling.errors import Forbidden, ack_error
+from signaling.notifier import (
+    PHYSICIANS_ROOM,
+    SocketNotifier,
+    patient_payload,
+    queue_payload,
+    user_room,
+)
+from waiting_room.model import Role, UserId
+from waiting_room.redis_store import RedisLiveStore
+from waiting_room.service import WaitingRoom
+
+logger = logging.getLogger(__name__)
+
+P = TypeVar("P")
+Ack = dict[str, Any]
+
+_CONNECT_WAIT_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    sid: str
+    user_id: UserId
+    role: Role
+
+
+def _refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+    return socketio.exceptions.ConnectionRefusedError(code, {"code": code, "message": message})
+
+
+class SocketHandlers:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        tokens: TokenService,
+        accounts: Accounts,
+        room: WaitingRoom,
+        live: RedisLiveStore,
+        notifier: SocketNotifier,
+    ) -> None:
+        self._sio = sio
+        self._tokens = tokens
+        self._accounts = accounts
+        self._room = room
+        self._live = live
+        self._notifier = notifier
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def register(self) -> None:
+        self._sio.on("connect", self.connect)
+        self._sio.on("disconnect", self.disconnect)
+        patient = {Role.PATIENT}
+        gp = {Role.PHYSICIAN}
+        both = {Role.PATIENT, Role.PHYSICIAN}
+        self._on(ev.PATIENT_REQUEST_VIDEO, patient, ev.parse_empty, self._request_video)
+        self._on(ev.PATIENT_CANCEL, patient, ev.parse_request_ref, self._cancel)
+        self._on(ev.GP_AVAILABLE, gp, ev.parse_empty, self._gp_available)
+        self._on(ev.GP_UNAVAILABLE, gp, ev.parse_empty, self._gp_unavailable)
+        self._on(ev.OFFER_ACCEPT, gp, ev.parse_request_ref, self._accept)
+        self._on(ev.OFFER_DECLINE, gp, ev.parse_request_ref, self._decline)
+        self._on(ev.RTC_SIGNAL, both, ev.parse_rtc_signal, self._rtc_signal)
+        self._on(ev.CALL_CONNECTED, both, ev.parse_call_connected, self._call_connected)
+        self._on(ev.CALL_HANGUP, both, ev.parse_room_ref, self._hangup)
+        self._on(ev.SESSION_SYNC, set(Role), ev.parse_empty, self._sync)
+
+    def _on(
+        self,
+        name: str,
+        roles: Collection[Role],
+        parse: Callable[[Any], P],
+        handle: Callable[[Session, P], Awaitable[Ack | None]],
+    ) -> None:
+        async def handler(sid: str, *args: Any) -> Ack:
+            try:
+                session = await self._session(sid)
+                if session.role not in roles:
+                    raise Forbidden(f"the role {session.role} may not send {name}")
+                if len(args) != 1:
+                    raise ev.InvalidEvent("send exactly one payload object")
+                payload = parse(args[0])
+                result = await handle(session, payload)
+            except Exception as exc:  # every failure becomes an ack; the socket stays up
+                logger.info("event %s refused for sid %s: %s", name, sid, type(exc).__name__)
+                return ack_error(exc)
+            return {"ok": True, **(result or {})}
+
+        self._sio.on(name, handler)
+
+    async def _session(self, sid: str) -> Session:
+        raw = await self._sio.get_session(sid)
+        return Session(sid, UserId(raw["user_id"]), Role(raw["role"]))
+
+    # -- connection ------------------------------------------------------------------------
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token:
+            raise _refuse("auth_required", "send the access token as auth: {token}")
+        try:
+            claims = self._tokens.verify(token, TokenType.ACCESS)
+        except TokenError as exc:
+            raise _refuse(exc.code, str(exc)) from None
+        user = await self._accounts.get(claims.user_id)
+        if user is None or not user.active:
+            raise _refuse("token_invalid", "unknown or closed account")
+        await self._sio.save_session(sid, {"user_id": user.id, "role": user.role.value})
+        await self._sio.enter_room(sid, user_room(user.id))
+        if user.role is Role.PHYSICIAN:
+            await self._sio.enter_room(sid, PHYSICIANS_ROOM)
+        await self._live.add_presence(user.id, sid)
+        logger.info("sid %s connected as %s", sid, user.role.value)
+        # The connect packet goes out after this handler returns: push the state once it has.
+        task = asyncio.create_task(self._push_when_connected(Session(sid, user.id, user.role)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def disconnect(self, sid: str, reason: Any = None) -> None:
+        try:
+            session = await self._session(sid)
+        except KeyError:
+            return
+        remaining = await self._live.remove_presence(session.user_id, sid)
+        logger.info("sid %s disconnected (%s)", sid, reason)
+        if remaining == 0 and session.role is Role.PHYSICIAN:
+            await self._room.gp_disconnected(session.user_id)
+
+    async def _push_when_connected(self, session: Session) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _CONNECT_WAIT_SECONDS
+        while not self._sio.manager.is_connected(session.sid, "/"):
+            if loop.time() > deadline:
+                return
+            await asyncio.sleep(0.005)
+        try:
+            await self._push_state(session)
+        except Exception:
+            logger.exception("state push failed for sid %s", session.sid)
+
+    async def _push_state(self, session: Session) -> Ack:
+        """The resynchronisation a new connection needs (no connection-state recovery)."""
+        state: Ack = {}
+        if session.role is Role.PATIENT:
+            view = await self._room.current_for_patient(session.user_id)
+            state["patient"] = patient_payload(view)
+            await self._sio.emit(ev.PATIENT_STATE, state["patient"], to=session.sid)
+            room = await self._room.active_room_of(session.user_id, view.request if view else None)
+        elif session.role is Role.PHYSICIAN:
+            gp = await self._room.gp_view(session.user_id)
+            state["gp"] = await self._notifier.gp_payload(gp)
+            state["queue"] = queue_payload(await self._room.queue_stats())
+            await self._sio.emit(ev.GP_STATE, state["gp"], to=session.sid)
+            await self._sio.emit(ev.QUEUE_STATS, state["queue"], to=session.sid)
+            room = await self._live.get_room(gp.room_id) if gp.room_id else None
+        else:
+            return state
+        if room is not None:
+            call = await self._notifier.call_start_payload(room, session.user_id, resume=True)
+            state["call"] = call
+            await self._sio.emit(ev.CALL_START, call, to=session.sid)
+        return state
+
+    # -- events ------------------------------------------------------------------------------
+    async def _sync(self, s: Session, _: ev.Empty) -> Ack:
+        return await self._push_state(s)
+
+    async def _request_video(self, s: Session, _: ev.Empty) -> Ack:
+        view = await self._room.request_video(s.user_id)
+        return patient_payload(view)
+
+    async def _cancel(self, s: Session, p: ev.RequestRef) -> None:
+        await self._room.cancel(s.user_id, p.request_id)
+
+    async def _gp_available(self, s: Session, _: ev.Empty) -> None:
+        await self._room.gp_available(s.user_id)
+
+    async def _gp_unavailable(self, s: Session, _: ev.Empty) -> None:
+        await self._room.gp_unavailable(s.user_id)
+
+    async def _accept(self, s: Session, p: ev.RequestRef) -> Ack:
+        room = await self._room.accept(s.user_id, p.request_id)
+        return {"room_id": room.id}
+
+    async def _decline(self, s: Session, p: ev.RequestRef) -> None:
+        await self._room.decline(s.user_id, p.request_id)
+
+    async def _rtc_signal(self, s: Session, p: ev.RtcSignal) -> None:
+        room = await self._room.room_for(s.user_id, p.room_id)
+        peer = room.peer_of(s.user_id)
+        assert peer is not None  # room_for checked membership
+        # Relayed only to the other member of the room, as parsed (nothing unvalidated passes).
+        await self._sio.emit(
+            ev.RTC_SIGNAL, ev.serialize_rtc_signal(p, s.role.value), to=user_room(peer)
+        )
+
+    async def _call_connected(self, s: Session, p: ev.CallConnected) -> None:
+        await self._room.call_connected(s.user_id, p.room_id)
+
+    async def _hangup(self, s: Session, p: ev.RoomRef) -> None:
+        await self._room.hangup(s.user_id, p.room_id)
+
+
+__all__ = ["SocketHandlers", "Forbidden"]

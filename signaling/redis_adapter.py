@@ -1,0 +1,54 @@
+"""signaling's Redis adapter: the socket.io fan-out between nodes and the login limiter."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import redis.asyncio as aioredis
+import socketio
+
+FANOUT_POOL_SIZE = 16
+"""Bounded: an unbounded pool opened thousands of connections under load (TESTING.md)."""
+
+
+def socketio_manager(redis_url: str | None) -> Any:
+    """python-socketio's Redis manager when nodes share a Redis, else None (one node)."""
+    if redis_url is None:
+        return None
+    return socketio.AsyncRedisManager(
+        redis_url,
+        channel="teleconsult",
+        redis_options={
+            "max_connections": FANOUT_POOL_SIZE,
+            "connection_pool_class": aioredis.BlockingConnectionPool,
+        },
+    )
+
+
+class LoginLimiter:
+    """Counts failed logins per email for a window; beyond ``limit`` the email is refused until
+    the window ends (a transport/security timer: real time, Redis TTL)."""
+
+    def __init__(self, client: aioredis.Redis, limit: int = 10, window_seconds: int = 900) -> None:
+        self._r = client
+        self._limit = limit
+        self._window = window_seconds
+
+    @staticmethod
+    def _key(email: str) -> str:
+        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+        return "{tc}:loginfail:" + digest
+
+    async def blocked(self, email: str) -> bool:
+        value = await self._r.get(self._key(email))
+        return value is not None and int(value) >= self._limit
+
+    async def failed(self, email: str) -> None:
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.incr(self._key(email))
+            pipe.expire(self._key(email), self._window, nx=True)
+            await pipe.execute()
+
+    async def succeeded(self, email: str) -> None:
+        await self._r.delete(self._key(email))

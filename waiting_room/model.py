@@ -1,0 +1,113 @@
+"""Plain shared types of the waiting room: ids, states and the request record.
+
+Both ``waiting_room`` and ``records`` import this module; it imports nothing of theirs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import NewType
+
+RequestId = NewType("RequestId", str)
+UserId = NewType("UserId", str)
+RoomId = NewType("RoomId", str)
+Sid = NewType("Sid", str)
+
+
+class Role(StrEnum):
+    PATIENT = "patient"
+    NURSE = "nurse"
+    PHYSICIAN = "physician"
+    SUPERVISOR = "supervisor"
+    DPO = "dpo"
+    INSURER = "insurer"
+
+
+class RequestState(StrEnum):
+    """The states of a consultation request (DESIGN.md, "A request's life")."""
+
+    REQUESTED = "requested"
+    SCREENED = "screened"
+    WAITING = "waiting"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    IN_CALL = "in_call"
+    WRAP_UP = "wrap_up"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+    REFUSED = "refused"
+    REDIRECTED_TO_GP = "redirected_to_gp"
+    EMERGENCY_TRANSFER = "emergency_transfer"
+    UNREACHABLE = "unreachable"
+
+
+class RequestKind(StrEnum):
+    IMMEDIATE = "immediate"
+    APPOINTMENT = "appointment"
+
+
+class Channel(StrEnum):
+    VIDEO = "video"
+    PHONE = "phone"
+
+
+class EndReason(StrEnum):
+    HANGUP_PATIENT = "hangup_patient"
+    HANGUP_PHYSICIAN = "hangup_physician"
+    CANCELLED = "cancelled"
+
+
+class GpStatus(StrEnum):
+    UNAVAILABLE = "unavailable"
+    AVAILABLE = "available"
+    OFFERED = "offered"
+    IN_CALL = "in_call"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultationRequest:
+    """One patient's request for a consultation, as SQL holds it."""
+
+    id: RequestId
+    patient_id: UserId
+    kind: RequestKind
+    channel: Channel
+    state: RequestState
+    version: int
+    """Bumped by every transition; the conditional update checks it ("SQL decides")."""
+    seq: int
+    """Arrival sequence number: breaks ties between equal arrival times."""
+    arrival_at: datetime
+    deadline: datetime
+    """Immediate: arrival + 30 minutes (R6)."""
+    updated_at: datetime
+    gp_id: UserId | None = None
+    room_id: RoomId | None = None
+    ended_reason: EndReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRoom:
+    """The pair of a consultation: only its two members exchange signaling."""
+
+    id: RoomId
+    request_id: RequestId
+    patient_id: UserId
+    gp_id: UserId
+
+    def peer_of(self, user_id: UserId) -> UserId | None:
+        """The other member, or None if ``user_id`` is not a member."""
+        if user_id == self.patient_id:
+            return self.gp_id
+        if user_id == self.gp_id:
+            return self.patient_id
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    size: int
+    oldest_wait_seconds: float

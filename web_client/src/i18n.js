@@ -1,0 +1,317 @@
+// Every visible string goes through t(). French is the default; English is available through the
+// lang-fr / lang-en buttons, and the choice is kept in localStorage (a preference, not a secret).
+
+const STORAGE_KEY = "tc_lang";
+const DEFAULT_LANG = "fr";
+
+const MESSAGES = {
+  fr: {
+    "app.name": "Téléconsultation",
+    "app.tagline": "Un médecin généraliste en vidéo, 24\u00a0h/24, 7\u00a0j/7",
+    "app.emergency": "Ce service ne traite pas les urgences. En cas d'urgence, appelez le 15 ou le 112.",
+    "app.loading": "Chargement…",
+    "title.index": "Téléconsultation",
+    "title.patient": "Téléconsultation · Patient",
+    "title.physician": "Téléconsultation · Médecin",
+    "lang.label": "Langue",
+    "lang.fr": "Français",
+    "lang.en": "English",
+    "index.intro": "Choisissez votre espace.",
+    "index.patient": "Je suis patient : consulter un médecin",
+    "index.physician": "Je suis médecin : tableau de garde",
+
+    "login.title": "Connexion",
+    "login.email": "Adresse e-mail",
+    "login.password": "Mot de passe",
+    "login.submit": "Se connecter",
+    "login.busy": "Connexion…",
+    "logout": "Se déconnecter",
+    "signed_in_as": "Connecté·e : {name}",
+    "error.invalid_credentials": "Adresse e-mail ou mot de passe incorrect.",
+    "error.rate_limited": "Trop de tentatives. Réessayez dans quelques minutes.",
+    "error.invalid_field": "Vérifiez les champs du formulaire.",
+    "error.network": "Le serveur ne répond pas. Vérifiez votre connexion et réessayez.",
+    "error.wrong_role_patient": "Ce compte n'est pas un compte patient. Utilisez l'espace qui lui correspond.",
+    "error.wrong_role_physician": "Ce compte n'est pas un compte médecin. Utilisez l'espace qui lui correspond.",
+    "error.session_lost": "Votre session a expiré. Merci de vous reconnecter.",
+    "error.unknown": "Une erreur est survenue ({code}).",
+    "error.timeout": "Le serveur n'a pas répondu à temps. Réessayez.",
+    "error.media": "Impossible d'accéder à la caméra ou au micro. Autorisez-les dans votre navigateur puis réessayez.",
+    "error.already_active": "Vous avez déjà une demande en cours.",
+    "error.consent_missing": "Vous devez accepter les conditions d'utilisation et la politique de données avant de consulter.",
+    "error.quota_exceeded": "Vous avez atteint le nombre maximal de téléconsultations pour la période.",
+    "error.in_call": "Terminez d'abord la consultation en cours.",
+    "error.offer_not_found": "Cette demande n'est plus disponible.",
+    "error.forbidden": "Action non autorisée pour ce compte.",
+    "error.not_found": "Demande introuvable.",
+    "error.illegal_transition": "Cette action n'est plus possible.",
+    "error.conflict": "La situation a changé entre-temps. Réessayez.",
+    "error.not_in_room": "La consultation n'est plus active.",
+
+    "conn.offline": "Connexion au serveur perdue. Reconnexion en cours…",
+
+    "video.local": "Votre image",
+    "video.remote_patient": "Le médecin",
+    "video.remote_physician": "Le patient",
+    "video.unmute": "Activer le son",
+    "media.audio_only": "Caméra indisponible : consultation en audio seulement.",
+
+    "patient.heading": "Consulter un médecin",
+    "patient.request_video": "Demander une consultation vidéo",
+    "patient.request_again": "Faire une nouvelle demande",
+    "patient.cancel": "Annuler ma demande",
+    "patient.hangup": "Raccrocher",
+    "patient.position_first": "Vous êtes 1er dans la file",
+    "patient.position_n": "Position dans la file : {position}",
+    "patient.state.idle": "Aucune demande en cours.",
+    "patient.state.waiting": "En attente d'un médecin. Gardez cette page ouverte.",
+    "patient.state.offered": "Un médecin va vous prendre en charge…",
+    "patient.state.connecting": "Connexion avec {peer}…",
+    "patient.state.reconnecting": "Connexion interrompue avec {peer}, reconnexion…",
+    "patient.state.connected_video": "En consultation vidéo avec {peer}",
+    "patient.state.connected_audio": "En consultation audio avec {peer}",
+    "patient.state.ended": "Consultation terminée.",
+    "patient.state.cancelled": "Votre demande a été annulée.",
+    "patient.ended.hangup_patient": "Consultation terminée : vous avez raccroché.",
+    "patient.ended.hangup_physician": "Consultation terminée : le médecin a raccroché.",
+    "patient.ended.cancelled": "Votre demande a été annulée.",
+    "patient.ended.other": "Votre demande est close.",
+    "patient.ended.hint": "Vous pouvez faire une nouvelle demande si besoin.",
+    "patient.peer_default": "le médecin",
+
+    "gp.heading": "Tableau de garde",
+    "gp.go_available": "Me rendre disponible",
+    "gp.go_unavailable": "Me rendre indisponible",
+    "gp.status.unavailable": "Statut : indisponible",
+    "gp.status.available": "Statut : disponible, en attente d'un patient",
+    "gp.status.offered": "Statut : demande proposée",
+    "gp.status.in_call": "Statut : en consultation",
+    "gp.queue_zero": "0 patient en attente",
+    "gp.queue_one": "1 patient en attente · attente {wait}",
+    "gp.queue_many": "{size} patients en attente · plus ancienne attente {wait}",
+    "gp.offer.title": "Nouvelle demande de consultation",
+    "gp.offer.text": "{name} attend depuis {wait}.",
+    "gp.offer.accept": "Accepter",
+    "gp.offer.decline": "Refuser",
+    "gp.end_call": "Terminer la consultation",
+    "gp.state.idle": "Pas de consultation en cours.",
+    "gp.state.offered": "Une demande vous est proposée.",
+    "gp.state.connecting": "Connexion avec {peer}…",
+    "gp.state.reconnecting": "Connexion interrompue avec {peer}, reconnexion…",
+    "gp.state.connected_video": "En consultation vidéo avec {peer}",
+    "gp.state.connected_audio": "En consultation audio avec {peer}",
+    "gp.state.ended": "Consultation terminée.",
+    "gp.ended.hangup_patient": "Consultation terminée : le patient a raccroché.",
+    "gp.ended.hangup_physician": "Consultation terminée : vous avez raccroché.",
+    "gp.ended.hint": "Rendez-vous disponible pour recevoir la demande suivante.",
+    "gp.peer_default": "le patient",
+
+    "duration.seconds": "{n} s",
+    "duration.minutes": "{n} min",
+    "duration.hours": "{h} h {m} min",
+  },
+  en: {
+    "app.name": "Teleconsultation",
+    "app.tagline": "A general practitioner on video, 24/7",
+    "app.emergency": "This is not an emergency service. In an emergency, call 15 or 112.",
+    "app.loading": "Loading…",
+    "title.index": "Teleconsultation",
+    "title.patient": "Teleconsultation · Patient",
+    "title.physician": "Teleconsultation · Physician",
+    "lang.label": "Language",
+    "lang.fr": "Français",
+    "lang.en": "English",
+    "index.intro": "Choose your space.",
+    "index.patient": "I am a patient: see a doctor",
+    "index.physician": "I am a physician: dispatch board",
+
+    "login.title": "Sign in",
+    "login.email": "Email address",
+    "login.password": "Password",
+    "login.submit": "Sign in",
+    "login.busy": "Signing in…",
+    "logout": "Sign out",
+    "signed_in_as": "Signed in: {name}",
+    "error.invalid_credentials": "Wrong email address or password.",
+    "error.rate_limited": "Too many attempts. Try again in a few minutes.",
+    "error.invalid_field": "Please check the form fields.",
+    "error.network": "The server does not answer. Check your connection and try again.",
+    "error.wrong_role_patient": "This is not a patient account. Please use the matching space.",
+    "error.wrong_role_physician": "This is not a physician account. Please use the matching space.",
+    "error.session_lost": "Your session has expired. Please sign in again.",
+    "error.unknown": "Something went wrong ({code}).",
+    "error.timeout": "The server did not answer in time. Try again.",
+    "error.media": "Cannot use the camera or microphone. Allow them in your browser and try again.",
+    "error.already_active": "You already have a request in progress.",
+    "error.consent_missing": "You must accept the terms of use and the data policy before a consultation.",
+    "error.quota_exceeded": "You have reached the maximum number of teleconsultations for the period.",
+    "error.in_call": "Finish the current consultation first.",
+    "error.offer_not_found": "This request is no longer available.",
+    "error.forbidden": "This account may not do that.",
+    "error.not_found": "Request not found.",
+    "error.illegal_transition": "This action is no longer possible.",
+    "error.conflict": "Things changed in the meantime. Try again.",
+    "error.not_in_room": "The consultation is no longer active.",
+
+    "conn.offline": "Connection to the server lost. Reconnecting…",
+
+    "video.local": "You",
+    "video.remote_patient": "The physician",
+    "video.remote_physician": "The patient",
+    "video.unmute": "Turn sound on",
+    "media.audio_only": "Camera unavailable: audio-only consultation.",
+
+    "patient.heading": "See a doctor",
+    "patient.request_video": "Request a video consultation",
+    "patient.request_again": "Make a new request",
+    "patient.cancel": "Cancel my request",
+    "patient.hangup": "Hang up",
+    "patient.position_first": "You are 1st in the queue",
+    "patient.position_n": "Position in queue: {position}",
+    "patient.state.idle": "No request in progress.",
+    "patient.state.waiting": "Waiting for a doctor. Keep this page open.",
+    "patient.state.offered": "A doctor is about to take your request…",
+    "patient.state.connecting": "Connecting to {peer}…",
+    "patient.state.reconnecting": "Connection to {peer} interrupted, reconnecting…",
+    "patient.state.connected_video": "In a video consultation with {peer}",
+    "patient.state.connected_audio": "In an audio consultation with {peer}",
+    "patient.state.ended": "Consultation over.",
+    "patient.state.cancelled": "Your request was cancelled.",
+    "patient.ended.hangup_patient": "Consultation over: you hung up.",
+    "patient.ended.hangup_physician": "Consultation over: the doctor hung up.",
+    "patient.ended.cancelled": "Your request was cancelled.",
+    "patient.ended.other": "Your request is closed.",
+    "patient.ended.hint": "You can make a new request if needed.",
+    "patient.peer_default": "the doctor",
+
+    "gp.heading": "Dispatch board",
+    "gp.go_available": "Go available",
+    "gp.go_unavailable": "Go unavailable",
+    "gp.status.unavailable": "Status: unavailable",
+    "gp.status.available": "Status: available, waiting for a patient",
+    "gp.status.offered": "Status: request offered",
+    "gp.status.in_call": "Status: in consultation",
+    "gp.queue_zero": "0 patients waiting",
+    "gp.queue_one": "1 patient waiting · waited {wait}",
+    "gp.queue_many": "{size} patients waiting · longest wait {wait}",
+    "gp.offer.title": "New consultation request",
+    "gp.offer.text": "{name} has been waiting for {wait}.",
+    "gp.offer.accept": "Accept",
+    "gp.offer.decline": "Decline",
+    "gp.end_call": "End the consultation",
+    "gp.state.idle": "No consultation in progress.",
+    "gp.state.offered": "A request is offered to you.",
+    "gp.state.connecting": "Connecting to {peer}…",
+    "gp.state.reconnecting": "Connection to {peer} interrupted, reconnecting…",
+    "gp.state.connected_video": "In a video consultation with {peer}",
+    "gp.state.connected_audio": "In an audio consultation with {peer}",
+    "gp.state.ended": "Consultation over.",
+    "gp.ended.hangup_patient": "Consultation over: the patient hung up.",
+    "gp.ended.hangup_physician": "Consultation over: you hung up.",
+    "gp.ended.hint": "Go available to receive the next request.",
+    "gp.peer_default": "the patient",
+
+    "duration.seconds": "{n} s",
+    "duration.minutes": "{n} min",
+    "duration.hours": "{h} h {m} min",
+  },
+};
+
+export const LANGUAGES = Object.freeze(Object.keys(MESSAGES));
+
+let currentLang = DEFAULT_LANG;
+const listeners = new Set();
+
+function readStoredLang() {
+  try {
+    const stored = window.localStorage.getItem(STORAGE_KEY);
+    return LANGUAGES.includes(stored) ? stored : null;
+  } catch {
+    return null; // storage disabled: French by default
+  }
+}
+
+function storeLang(lang) {
+  try {
+    window.localStorage.setItem(STORAGE_KEY, lang);
+  } catch {
+    // storage disabled: the choice lasts for this page only
+  }
+}
+
+export function getLang() {
+  return currentLang;
+}
+
+/** Translate `key`, replacing `{name}` placeholders with `params.name`. */
+export function t(key, params = {}) {
+  const text = MESSAGES[currentLang][key] ?? MESSAGES[DEFAULT_LANG][key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (whole, name) =>
+    Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole,
+  );
+}
+
+/** True when `key` has a translation (used to prefer our text over a server message). */
+export function hasMessage(key) {
+  return Object.prototype.hasOwnProperty.call(MESSAGES[DEFAULT_LANG], key);
+}
+
+/** A duration for people: "42 s", "2 min", "1 h 5 min". */
+export function formatDuration(seconds) {
+  const s = Math.max(0, Math.floor(Number(seconds) || 0));
+  if (s < 60) return t("duration.seconds", { n: s });
+  const minutes = Math.floor(s / 60);
+  if (minutes < 60) return t("duration.minutes", { n: minutes });
+  return t("duration.hours", { h: Math.floor(minutes / 60), m: minutes % 60 });
+}
+
+/**
+ * Fill every element marked with data-i18n (text) or data-i18n-attr ("attr:key;attr:key") under
+ * `root`, and the document title from <body data-i18n-title>.
+ */
+export function applyTranslations(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) {
+    el.textContent = t(el.dataset.i18n);
+  }
+  for (const el of root.querySelectorAll("[data-i18n-attr]")) {
+    for (const pair of el.dataset.i18nAttr.split(";")) {
+      const [attr, key] = pair.split(":").map((part) => part.trim());
+      if (attr && key) el.setAttribute(attr, t(key));
+    }
+  }
+  const titleKey = document.body?.dataset.i18nTitle;
+  if (titleKey) document.title = t(titleKey);
+}
+
+function updateLanguageButtons() {
+  for (const lang of LANGUAGES) {
+    const button = document.querySelector(`[data-testid="lang-${lang}"]`);
+    if (button) button.setAttribute("aria-pressed", String(lang === currentLang));
+  }
+}
+
+/** Switch the language of the whole page, remember it, and tell the pages to re-render. */
+export function setLang(lang) {
+  if (!LANGUAGES.includes(lang)) return;
+  currentLang = lang;
+  storeLang(lang);
+  document.documentElement.lang = lang;
+  applyTranslations();
+  updateLanguageButtons();
+  for (const listener of listeners) listener(lang);
+}
+
+/** Call `listener(lang)` after every language change (pages re-render their dynamic text). */
+export function onLangChange(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Read the stored choice (French by default), translate the page and wire lang-fr / lang-en. */
+export function initI18n() {
+  for (const lang of LANGUAGES) {
+    const button = document.querySelector(`[data-testid="lang-${lang}"]`);
+    if (button) button.addEventListener("click", () => setLang(lang));
+  }
+  setLang(readStoredLang() ?? DEFAULT_LANG);
+}

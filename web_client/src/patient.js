@@ -1,0 +1,297 @@
+// Patient app (/patient): sign in, request a video consultation, wait in the queue, take the
+// physician's call (the patient is the WebRTC callee), hang up.
+
+import { currentAccessToken, errorText, refreshSession } from "./auth.js";
+import {
+  CALL_ENDED,
+  CALL_HANGUP,
+  CALL_START,
+  PATIENT_CANCEL,
+  PATIENT_REQUEST_VIDEO,
+  PATIENT_STATE,
+  RTC_SIGNAL,
+} from "./events.js";
+import { onLangChange, t } from "./i18n.js";
+import {
+  currentLocalStream,
+  currentRoomId,
+  endCall,
+  handleSignal,
+  startCall,
+  startLocalMedia,
+  stopLocalMedia,
+} from "./rtc.js";
+import { bootPage } from "./session.js";
+import { closeSocket, emitAck, openSocket } from "./signaling.js";
+import { attachStream, byTestId, setAlert, setCallState, setConnectionBanner, show, whileBusy } from "./ui.js";
+
+/** Request states during which the request is still going (docs/ARCHITECTURE.md). */
+const ACTIVE_STATES = new Set(["requested", "screened", "waiting", "offered", "accepted", "in_call"]);
+
+const el = {
+  callState: byTestId("call-state"),
+  endedHint: byTestId("ended-hint"),
+  queuePosition: byTestId("queue-position"),
+  requestVideo: byTestId("request-video"),
+  cancelRequest: byTestId("cancel-request"),
+  hangup: byTestId("hangup"),
+  localVideo: byTestId("local-video"),
+  remoteVideo: byTestId("remote-video"),
+  unmute: byTestId("unmute"),
+  error: byTestId("request-error"),
+  audioOnly: byTestId("audio-only"),
+  banner: byTestId("connection-status"),
+  videos: byTestId("videos"),
+  remoteTile: document.querySelector("[data-role='remote-tile']"),
+};
+
+/** What the page knows; render() derives everything visible from it. */
+const view = {
+  request: null, // last PatientRequest pushed by the server (or from the request ack)
+  roomId: null, // room of the current call (from call:start)
+  peerName: "",
+  phase: null, // WebRTC phase from rtc.js: connecting | connected | reconnecting
+  media: "",
+  ended: null, // {requestId, reason} once the request is over, until a new request
+  online: true,
+};
+
+function isActive(request) {
+  return Boolean(request && ACTIVE_STATES.has(request.state));
+}
+
+/** The data-state of call-state: idle, waiting, offered, connecting, connected or ended. */
+export function patientCallState() {
+  if (view.roomId && view.phase) return view.phase === "connected" ? "connected" : "connecting";
+  const request = view.request;
+  if (isActive(request)) {
+    if (request.state === "offered") return "offered";
+    if (request.state === "accepted" || request.state === "in_call") return "connecting";
+    return "waiting";
+  }
+  if (view.ended) return view.ended.reason === "cancelled" ? "idle" : "ended";
+  return "idle";
+}
+
+function callStateText(state) {
+  const peer = view.peerName || t("patient.peer_default");
+  switch (state) {
+    case "waiting":
+      return t("patient.state.waiting");
+    case "offered":
+      return t("patient.state.offered");
+    case "connecting":
+      return t(view.phase === "reconnecting" ? "patient.state.reconnecting" : "patient.state.connecting", { peer });
+    case "connected":
+      return t(view.media === "audio" ? "patient.state.connected_audio" : "patient.state.connected_video", { peer });
+    case "ended":
+      return endedText(view.ended && view.ended.reason);
+    default:
+      return view.ended && view.ended.reason === "cancelled" ? t("patient.state.cancelled") : t("patient.state.idle");
+  }
+}
+
+function endedText(reason) {
+  if (reason === "hangup_patient" || reason === "hangup_physician" || reason === "cancelled") {
+    return t(`patient.ended.${reason}`);
+  }
+  return reason ? t("patient.ended.other") : t("patient.state.ended");
+}
+
+/** The 1-based place is the first number of the text (browser tests read it). */
+export function queuePositionText(position) {
+  return position === 1 ? t("patient.position_first") : t("patient.position_n", { position });
+}
+
+function render() {
+  const state = patientCallState();
+  setCallState(el.callState, state, view.media, callStateText(state));
+
+  const position = view.request && view.request.position;
+  const queued = (state === "waiting" || state === "offered") && Number.isInteger(position);
+  el.queuePosition.textContent = queued ? queuePositionText(position) : "";
+  show(el.queuePosition, queued);
+
+  const canRequest = state === "idle" || state === "ended";
+  show(el.requestVideo, canRequest);
+  el.requestVideo.textContent = t(view.ended ? "patient.request_again" : "patient.request_video");
+  show(el.endedHint, state === "ended");
+  show(el.cancelRequest, state === "waiting" || state === "offered");
+  show(el.hangup, state === "connecting" || state === "connected");
+
+  const local = currentLocalStream();
+  attachStream(el.localVideo, local);
+  show(el.audioOnly, Boolean(local) && local.getVideoTracks().length === 0);
+  if (!view.roomId) attachStream(el.remoteVideo, null, el.unmute);
+  show(el.videos, Boolean(local) || Boolean(view.roomId));
+  show(el.remoteTile, Boolean(view.roomId));
+  el.videos.classList.toggle("in-call", Boolean(view.roomId));
+  setConnectionBanner(el.banner, view.online);
+}
+
+function showError(err) {
+  setAlert(el.error, err ? errorText(err) : "", err && err.code);
+}
+
+// ---------------------------------------------------------------- server events
+
+function onPatientState(payload) {
+  const request = payload ? payload.request : null;
+  if (!request) {
+    // No request (any more): a call this page still shows ended while the socket was away.
+    if (currentRoomId()) {
+      view.ended = { requestId: view.request && view.request.id, reason: "" };
+      closeCall();
+    }
+    view.request = null;
+    render();
+    return;
+  }
+  if (isActive(request)) {
+    if (view.ended && view.ended.requestId !== request.id) view.ended = null;
+  } else {
+    if (!view.ended || view.ended.requestId !== request.id) {
+      view.ended = { requestId: request.id, reason: request.ended_reason || request.state };
+    }
+    closeCall(); // also stops camera and microphone
+  }
+  view.request = request;
+  render();
+}
+
+function onCallStart(payload) {
+  if (!payload || !payload.room_id) return;
+  view.roomId = payload.room_id;
+  view.peerName = payload.peer_name || "";
+  view.ended = null;
+  startCall({
+    roomId: payload.room_id,
+    role: payload.role || "callee",
+    iceServers: payload.ice_servers || [],
+    send: emitAck,
+    hooks: callHooks,
+  });
+  render();
+}
+
+const callHooks = {
+  onRemoteStream(stream) {
+    attachStream(el.remoteVideo, stream, el.unmute);
+  },
+  onPhase(phase, media) {
+    view.phase = phase;
+    view.media = media;
+    render();
+  },
+};
+
+function onCallEnded(payload) {
+  const roomId = payload && payload.room_id;
+  if (roomId && view.roomId && roomId !== view.roomId) return;
+  view.ended = {
+    requestId: (payload && payload.request_id) || (view.request && view.request.id),
+    reason: (payload && payload.reason) || "",
+  };
+  closeCall();
+  render();
+}
+
+/** Close the peer connection, stop camera and microphone, forget the room. */
+function closeCall() {
+  endCall();
+  view.roomId = null;
+  view.phase = null;
+  view.media = "";
+  attachStream(el.remoteVideo, null, el.unmute);
+}
+
+// ---------------------------------------------------------------- buttons
+
+async function requestVideo() {
+  showError(null);
+  try {
+    await startLocalMedia();
+  } catch (err) {
+    setAlert(el.error, t("error.media"), (err && err.name) || "media");
+    return;
+  }
+  render();
+  try {
+    const ack = await emitAck(PATIENT_REQUEST_VIDEO, {});
+    view.ended = null;
+    // A push may already have brought a newer state of the same request: keep the newest.
+    if (ack.request && (!view.request || view.request.id !== ack.request.id)) view.request = ack.request;
+  } catch (err) {
+    showError(err);
+    if (!isActive(view.request)) stopLocalMedia();
+  }
+  render();
+}
+
+async function cancelRequest() {
+  showError(null);
+  if (!view.request) return;
+  try {
+    await emitAck(PATIENT_CANCEL, { request_id: view.request.id });
+    stopLocalMedia();
+  } catch (err) {
+    showError(err);
+  }
+  render();
+}
+
+async function hangup() {
+  showError(null);
+  const roomId = view.roomId || (view.request && view.request.room_id);
+  if (!roomId) return;
+  try {
+    await emitAck(CALL_HANGUP, { room_id: roomId });
+  } catch (err) {
+    // The call is over anyway for this page (not_in_room, illegal_transition...).
+    if (err && err.code !== "timeout") {
+      view.ended = { requestId: view.request && view.request.id, reason: "hangup_patient" };
+      closeCall();
+    } else {
+      showError(err);
+    }
+  }
+  render();
+}
+
+el.requestVideo.addEventListener("click", () => whileBusy(el.requestVideo, requestVideo));
+el.cancelRequest.addEventListener("click", () => whileBusy(el.cancelRequest, cancelRequest));
+el.hangup.addEventListener("click", () => whileBusy(el.hangup, hangup));
+onLangChange(render);
+
+// ---------------------------------------------------------------- session
+
+function enter() {
+  Object.assign(view, { request: null, roomId: null, peerName: "", phase: null, media: "", ended: null, online: true });
+  render();
+  openSocket({
+    getToken: currentAccessToken,
+    refreshToken: refreshSession,
+    onSessionLost: () => app.signOut(t("error.session_lost"), "session_lost"),
+    onStatus: (status) => {
+      view.online = status === "online";
+      render();
+    },
+    handlers: {
+      [PATIENT_STATE]: onPatientState,
+      [CALL_START]: onCallStart,
+      [RTC_SIGNAL]: handleSignal,
+      [CALL_ENDED]: onCallEnded,
+    },
+  });
+}
+
+function leave() {
+  closeSocket();
+  closeCall();
+  showError(null);
+  view.request = null;
+  view.ended = null;
+  render();
+}
+
+const app = bootPage({ requiredRole: "patient", wrongRoleKey: "error.wrong_role_patient", enter, leave });
