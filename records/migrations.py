@@ -13,14 +13,23 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Connection, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from records.schema import metadata, schema_version
+from records.schema import metadata, physician_duty, schema_version, sla_alerts
 
 logger = logging.getLogger(__name__)
 
 Migration = Callable[[Connection], None]
 
+
+def _v2_dispatcher(conn: Connection) -> None:
+    """The dispatcher: priority credit, GP availability intent, SLA alerts."""
+    conn.exec_driver_sql(
+        "ALTER TABLE consultation_requests ADD COLUMN priority_credit FLOAT NOT NULL DEFAULT 0"
+    )
+    metadata.create_all(conn, tables=[physician_duty, sla_alerts])
+
+
 # (version, step) in order; version 1 is the initial schema.
-MIGRATIONS: Sequence[tuple[int, Migration]] = ()
+MIGRATIONS: Sequence[tuple[int, Migration]] = ((2, _v2_dispatcher),)
 LATEST = max((v for v, _ in MIGRATIONS), default=1)
 
 

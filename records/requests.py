@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from records.schema import consultation_requests as t
 from records.schema import request_events
 from waiting_room.errors import AlreadyActive, Conflict
-from waiting_room.lifecycle import KEEP, QUEUED, STARTED, TERMINAL, Transition
+from waiting_room.lifecycle import KEEP, QUEUED, TERMINAL, Transition
 from waiting_room.model import (
     Channel,
     ConsultationRequest,
@@ -44,6 +44,7 @@ def _row_to_request(row: Any) -> ConsultationRequest:
         gp_id=UserId(row.gp_id) if row.gp_id else None,
         room_id=RoomId(row.room_id) if row.room_id else None,
         ended_reason=EndReason(row.ended_reason) if row.ended_reason else None,
+        priority_credit=float(row.priority_credit or 0.0),
     )
 
 
@@ -103,10 +104,11 @@ class SqlRequestStore:
             values["room_id"] = transition.room_id
         if transition.ended_reason is not KEEP:
             values["ended_reason"] = transition.ended_reason
-        if transition.to_state in TERMINAL:
+        if transition.to_state in TERMINAL or transition.to_state is RequestState.WRAP_UP:
+            # The patient may ask again once their call is over (the GP's wrap-up is not theirs).
             values["active_patient_id"] = None
         if transition.to_state is RequestState.IN_CALL:
-            values["started_at"] = transition.at
+            values["started_at"] = func.coalesce(t.c.started_at, transition.at)
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 update(t)
@@ -157,6 +159,21 @@ class SqlRequestStore:
             ).all()
         return [_row_to_request(r) for r in rows]
 
+    async def _in_states(self, states: list[RequestState]) -> list[ConsultationRequest]:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(t).where(t.c.state.in_([s.value for s in states])).order_by(t.c.seq)
+                )
+            ).all()
+        return [_row_to_request(r) for r in rows]
+
+    async def in_rooms(self) -> list[ConsultationRequest]:
+        return await self._in_states([RequestState.ACCEPTED, RequestState.IN_CALL])
+
+    async def in_wrap_up(self) -> list[ConsultationRequest]:
+        return await self._in_states([RequestState.WRAP_UP])
+
     async def started_count(self, patient_id: UserId, year: int) -> int:
         start = datetime(year, 1, 1, tzinfo=PARIS)
         end = datetime(year + 1, 1, 1, tzinfo=PARIS)
@@ -170,7 +187,6 @@ class SqlRequestStore:
                         t.c.started_at.is_not(None),
                         t.c.started_at >= start,
                         t.c.started_at < end,
-                        t.c.state.in_([s.value for s in STARTED]),
                     )
                 )
             ).scalar_one()

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -98,6 +99,7 @@ consultation_requests = Table(
     Column("room_id", String(32), nullable=True),
     Column("ended_reason", String(24), nullable=True),
     Column("started_at", UTCDateTime, nullable=True),  # R12: counts once started with a GP
+    Column("priority_credit", Float, nullable=False, server_default=text("0")),  # seconds
     # At most one request under way per patient: the database decides, not a prior read.
     Column("active_patient_id", String(32), nullable=True, unique=True),
 )
@@ -129,4 +131,21 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("subject", String(64), nullable=True),
     Column("detail", Text, nullable=True),  # never health data (R27)
+)
+
+physician_duty = Table(
+    "physician_duty",
+    metadata,
+    Column("gp_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("status", String(16), nullable=False),  # available | unavailable | paused
+    Column("since", UTCDateTime, nullable=False),
+)
+
+sla_alerts = Table(
+    "sla_alerts",
+    metadata,
+    Column("request_id", String(32), primary_key=True),  # once per request
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("predicted_start", UTCDateTime, nullable=False),
+    Column("deadline", UTCDateTime, nullable=False),
 )

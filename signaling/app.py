@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import socketio
 from aiohttp import web
@@ -10,23 +13,36 @@ from aiohttp import web
 from records.accounts import Accounts
 from records.db import create_engine, default_url
 from records.demo import seed_demo
+from records.duty import SqlDutyStore
 from records.migrations import migrate
 from records.requests import SqlRequestStore
 from signaling.auth import TokenService
 from signaling.config import Settings, jwt_secret
-from signaling.handlers import SocketHandlers
+from signaling.feed import HEARTBEAT_TTL_MS, Feed
+from signaling.handlers import LocalSessions, SocketHandlers
 from signaling.http_api import MAX_BODY, AuthApi, HealthApi, add_api, add_pages, errors_middleware
+from signaling.metrics import Metrics
 from signaling.notifier import SocketNotifier
 from signaling.redis_adapter import LoginLimiter, socketio_manager
 from waiting_room import redis_store
-from waiting_room.clock import Clock, SystemClock
+from waiting_room.clock import Clock, ScaledClock, SystemClock
+from waiting_room.dispatch import DispatchSettings
+from waiting_room.recovery import RECOVERY_LOCK_MS, rebuild
 from waiting_room.service import WaitingRoom
+from waiting_room.sla import ServiceTimes
 
 logger = logging.getLogger(__name__)
 
 
+def make_clock(settings: Settings) -> Clock:
+    if settings.clock_scale == 1.0:
+        return SystemClock()
+    logger.warning("business clock runs %.1f times faster than real time", settings.clock_scale)
+    return ScaledClock(settings.clock_scale)
+
+
 async def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    clock = clock or SystemClock()
+    clock = clock or make_clock(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url or default_url(settings.data_dir))
     version = await migrate(engine)
@@ -35,9 +51,18 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
     redis = redis_store.connect(settings.redis_url)
     live = redis_store.RedisLiveStore(redis)
     accounts = Accounts(engine)
+    requests = SqlRequestStore(engine)
+    duty = SqlDutyStore(engine)
     tokens = TokenService(
         jwt_secret(settings), settings.access_token_seconds, settings.refresh_token_seconds
     )
+    dispatch_settings = DispatchSettings(
+        offer_timeout=settings.offer_timeout_seconds,
+        wrap_up=settings.wrap_up_seconds,
+        patient_grace=settings.patient_grace_seconds,
+        call_grace=settings.call_grace_seconds,
+    )
+    metrics = Metrics()
 
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
@@ -49,12 +74,43 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
         logger=False,
         engineio_logger=False,
     )
-    notifier = SocketNotifier(sio, accounts, clock, settings.ice_servers)
-    room = WaitingRoom(SqlRequestStore(engine), live, accounts, notifier, clock)
-    SocketHandlers(sio, tokens, accounts, room, live, notifier).register()
+    notifier = SocketNotifier(
+        sio, accounts, clock, settings.ice_servers, dispatch_settings.call_grace
+    )
+    room = WaitingRoom(requests, live, duty, accounts, notifier, clock, dispatch_settings, metrics)
+    sessions = LocalSessions()
+    handlers = SocketHandlers(sio, tokens, accounts, room, live, notifier, sessions)
+    handlers.register()
 
-    if not await live.is_built():
-        await room.rebuild()
+    async def recover() -> str:
+        """Rebuild the live state from SQL, once across nodes (the others wait for it)."""
+        if await live.try_lock_recovery(RECOVERY_LOCK_MS):
+            try:
+                return (await rebuild(requests, live, duty, clock, dispatch_settings)).epoch
+            finally:
+                await live.unlock_recovery()
+        for _ in range(int(RECOVERY_LOCK_MS / 100)):
+            epoch = await live.built_epoch()
+            if epoch is not None:
+                return epoch
+            await asyncio.sleep(0.1)
+        raise RuntimeError("another node's recovery did not finish")
+
+    feed = Feed(sio, room, live, duty, clock, ServiceTimes(), metrics, sessions, handlers, recover)
+
+    # Start-up: if no other node is alive (all were stopped or killed), the live state is rebuilt
+    # from SQL; offers in flight return to waiting. A dead node's heartbeat outlives it by up to
+    # its TTL, so a node that sees others waits that long before believing them.
+    await live.heartbeat(HEARTBEAT_TTL_MS)
+    others = await live.other_live_nodes()
+    if others:
+        await asyncio.sleep(HEARTBEAT_TTL_MS / 1000 + 0.5)
+        others = await live.other_live_nodes()
+    if not others or await live.built_epoch() is None:
+        feed.epoch = await recover()
+    else:
+        feed.epoch = await live.built_epoch()
+        logger.info("joining %d live node(s)", len(others))
     if settings.demo:
         await seed_demo(accounts, clock.now())
 
@@ -65,11 +121,27 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
         AuthApi(accounts, tokens, LoginLimiter(redis), clock),
         HealthApi(engine, live),
     )
+    app.router.add_get("/metrics", metrics.handler)
     add_pages(app, settings.web_dir)
 
+    async def background(_: web.Application) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(feed.heartbeat_forever()),
+            asyncio.create_task(feed.run_forever()),
+        ]
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def close(_: web.Application) -> None:
+        with contextlib.suppress(Exception):
+            await live.leave()
         await live.close()
         await engine.dispose()
 
+    app.cleanup_ctx.append(background)
     app.on_cleanup.append(close)
     return app

@@ -35,6 +35,13 @@ class Settings:
     access_token_seconds: int = 900
     refresh_token_seconds: int = 12 * 3600
     demo: bool = False
+    offer_timeout_seconds: float = 30.0
+    """Business seconds before an unanswered offer returns to the queue."""
+    wrap_up_seconds: float = 120.0
+    patient_grace_seconds: float = 120.0
+    call_grace_seconds: float = 60.0
+    clock_scale: float = 1.0
+    """Business seconds per real second (load tests replay a day in minutes); 1 in production."""
     web_dir: Path = field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "web_client" / "dist"
     )
@@ -76,6 +83,23 @@ def _parse_port(raw: str) -> int:
     return port
 
 
+def _parse_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"not a number: {raw!r}") from None
+    if not 0 <= value < 10**7:
+        raise ConfigError(f"out of range: {raw!r}")
+    return value
+
+
+def _parse_scale(raw: str) -> float:
+    value = _parse_seconds(raw)
+    if value <= 0:
+        raise ConfigError("the clock scale must be positive")
+    return value
+
+
 PARSERS: dict[str, Any] = {
     "host": str,
     "port": _parse_port,
@@ -88,6 +112,11 @@ PARSERS: dict[str, Any] = {
     "access_token_seconds": int,
     "refresh_token_seconds": int,
     "demo": _parse_bool,
+    "offer_timeout_seconds": _parse_seconds,
+    "wrap_up_seconds": _parse_seconds,
+    "patient_grace_seconds": _parse_seconds,
+    "call_grace_seconds": _parse_seconds,
+    "clock_scale": _parse_scale,
     "web_dir": Path,
 }
 

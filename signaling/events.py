@@ -26,6 +26,8 @@ GP_STATE: Final = "gp:state"
 QUEUE_STATS: Final = "queue:stats"
 CALL_START: Final = "call:start"
 CALL_ENDED: Final = "call:ended"
+CALL_PEER: Final = "call:peer"
+SLA_ALERT: Final = "sla:alert"
 
 MAX_SDP: Final = 60_000
 MAX_CANDIDATE: Final = 1_024

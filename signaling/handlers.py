@@ -40,6 +40,37 @@ class Session:
     role: Role
 
 
+class LocalSessions:
+    """The connections of this node (python-socketio keeps no cross-node view): the feed pushes
+    queue updates to these only, and re-registers them after Redis is rebuilt."""
+
+    def __init__(self) -> None:
+        self._by_sid: dict[str, Session] = {}
+        self._by_user: dict[UserId, set[str]] = {}
+
+    def add(self, session: Session) -> None:
+        self._by_sid[session.sid] = session
+        self._by_user.setdefault(session.user_id, set()).add(session.sid)
+
+    def remove(self, sid: str) -> Session | None:
+        session = self._by_sid.pop(sid, None)
+        if session is not None:
+            sids = self._by_user.get(session.user_id, set())
+            sids.discard(sid)
+            if not sids:
+                self._by_user.pop(session.user_id, None)
+        return session
+
+    def sids_of(self, user_id: UserId) -> set[str]:
+        return self._by_user.get(user_id, set())
+
+    def all(self) -> list[Session]:
+        return list(self._by_sid.values())
+
+    def __len__(self) -> int:
+        return len(self._by_sid)
+
+
 def _refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
     return socketio.exceptions.ConnectionRefusedError(code, {"code": code, "message": message})
 
@@ -53,7 +84,9 @@ class SocketHandlers:
         room: WaitingRoom,
         live: RedisLiveStore,
         notifier: SocketNotifier,
+        sessions: LocalSessions,
     ) -> None:
+        self.sessions = sessions
         self._sio = sio
         self._tokens = tokens
         self._accounts = accounts
@@ -61,6 +94,8 @@ class SocketHandlers:
         self._live = live
         self._notifier = notifier
         self._tasks: set[asyncio.Task[None]] = set()
+        self.at_risk: Callable[[], int] = lambda: 0
+        """The feed's latest count of requests at risk (set by the feed)."""
 
     def register(self) -> None:
         self._sio.on("connect", self.connect)
@@ -122,21 +157,35 @@ class SocketHandlers:
         await self._sio.enter_room(sid, user_room(user.id))
         if user.role is Role.PHYSICIAN:
             await self._sio.enter_room(sid, PHYSICIANS_ROOM)
-        await self._live.add_presence(user.id, sid)
+        session = Session(sid, user.id, user.role)
+        self.sessions.add(session)
+        await self.announce(session)
         logger.info("sid %s connected as %s", sid, user.role.value)
         # The connect packet goes out after this handler returns: push the state once it has.
-        task = asyncio.create_task(self._push_when_connected(Session(sid, user.id, user.role)))
+        task = asyncio.create_task(self._push_when_connected(session))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def announce(self, session: Session) -> None:
+        """Register a connection in the shared presence and stop the user's grace timers
+        (also run again for every local connection after Redis is rebuilt)."""
+        await self._live.add_presence(session.user_id, session.sid)
+        if session.role is Role.PATIENT:
+            await self._room.patient_connected(session.user_id)
+        elif session.role is Role.PHYSICIAN:
+            await self._room.gp_connected(session.user_id)
+
     async def disconnect(self, sid: str, reason: Any = None) -> None:
-        try:
-            session = await self._session(sid)
-        except KeyError:
+        session = self.sessions.remove(sid)
+        if session is None:
             return
-        remaining = await self._live.remove_presence(session.user_id, sid)
+        await self._live.remove_presence(session.user_id, sid)
         logger.info("sid %s disconnected (%s)", sid, reason)
-        if remaining == 0 and session.role is Role.PHYSICIAN:
+        if await self._live.is_present(session.user_id):
+            return  # another tab or device of the same user is still connected
+        if session.role is Role.PATIENT:
+            await self._room.patient_disconnected(session.user_id)
+        elif session.role is Role.PHYSICIAN:
             await self._room.gp_disconnected(session.user_id)
 
     async def _push_when_connected(self, session: Session) -> None:
@@ -162,7 +211,7 @@ class SocketHandlers:
         elif session.role is Role.PHYSICIAN:
             gp = await self._room.gp_view(session.user_id)
             state["gp"] = await self._notifier.gp_payload(gp)
-            state["queue"] = queue_payload(await self._room.queue_stats())
+            state["queue"] = queue_payload(await self._room.queue_stats(), self.at_risk())
             await self._sio.emit(ev.GP_STATE, state["gp"], to=session.sid)
             await self._sio.emit(ev.QUEUE_STATS, state["queue"], to=session.sid)
             room = await self._live.get_room(gp.room_id) if gp.room_id else None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from records.accounts import Accounts
 from signaling import events as ev
 from waiting_room.clock import Clock
-from waiting_room.model import CallRoom, EndReason, QueueStats, UserId
+from waiting_room.model import CallRoom, EndReason, GpStatus, QueueStats, UserId
 from waiting_room.service import GpView, PatientView
 
 PHYSICIANS_ROOM = "physicians"
@@ -19,28 +20,74 @@ def user_room(user_id: UserId) -> str:
 
 
 class Emitter(Protocol):
-    async def emit(self, event: str, data: Any = None, to: str | None = None) -> None: ...
+    async def emit(
+        self, event: str, data: Any = None, to: str | None = None, ignore_queue: bool = False
+    ) -> None: ...
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def eta_payload(eta: tuple[float, float] | None) -> dict[str, int] | None:
+    """The wait range in whole minutes (floor, ceiling): stable enough not to flicker."""
+    if eta is None:
+        return None
+    low, high = eta
+    return {
+        "min_seconds": int(max(low, 0) // 60 * 60),
+        "max_seconds": int(-(-max(high, 0) // 60) * 60),
+    }
+
+
+def request_payload(
+    request_id: str,
+    state: str,
+    position: int | None,
+    queue_size: int,
+    arrival_ts: float,
+    deadline_ts: float,
+    eta: tuple[float, float] | None = None,
+    room_id: str | None = None,
+    ended_reason: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "request": {
+            "id": request_id,
+            "state": state,
+            "position": position,
+            "queue_size": queue_size,
+            "eta": eta_payload(eta),
+            "deadline": _iso(deadline_ts),
+            "room_id": room_id,
+            "created_at": _iso(arrival_ts),
+            "ended_reason": ended_reason,
+        }
+    }
 
 
 def patient_payload(view: PatientView | None) -> dict[str, Any]:
     if view is None:
         return {"request": None}
     r = view.request
+    return request_payload(
+        r.id,
+        r.state.value,
+        view.position,
+        view.queue_size,
+        r.arrival_at.timestamp(),
+        r.deadline.timestamp(),
+        room_id=r.room_id,
+        ended_reason=r.ended_reason.value if r.ended_reason else None,
+    )
+
+
+def queue_payload(stats: QueueStats, at_risk: int = 0) -> dict[str, Any]:
     return {
-        "request": {
-            "id": r.id,
-            "state": r.state.value,
-            "position": view.position,
-            "queue_size": view.queue_size,
-            "room_id": r.room_id,
-            "created_at": r.arrival_at.isoformat(),
-            "ended_reason": r.ended_reason.value if r.ended_reason else None,
-        }
+        "size": stats.size,
+        "oldest_wait_seconds": round(stats.oldest_wait_seconds, 1),
+        "at_risk": at_risk,
     }
-
-
-def queue_payload(stats: QueueStats) -> dict[str, Any]:
-    return {"size": stats.size, "oldest_wait_seconds": round(stats.oldest_wait_seconds, 1)}
 
 
 class SocketNotifier:
@@ -50,7 +97,9 @@ class SocketNotifier:
         accounts: Accounts,
         clock: Clock,
         ice_servers: Sequence[Mapping[str, Any]],
+        call_grace: float,
     ) -> None:
+        self._call_grace = call_grace
         self._emit = emitter
         self._accounts = accounts
         self._clock = clock
@@ -58,16 +107,28 @@ class SocketNotifier:
 
     async def gp_payload(self, view: GpView) -> dict[str, Any]:
         offer = None
+        now = self._clock.now()
+        until = view.until
         if view.offer is not None:
             patient = await self._accounts.get(view.offer.patient_id)
             offer = {
                 "request_id": view.offer.id,
                 "patient_first_name": patient.first_name if patient else "",
-                "waited_seconds": round(
-                    (self._clock.now() - view.offer.arrival_at).total_seconds(), 1
+                "waited_seconds": round((now - view.offer.arrival_at).total_seconds(), 1),
+                "expires_at": _iso(until) if until is not None else None,
+                "expires_in_seconds": (
+                    round(max(until - now.timestamp(), 0.0), 1) if until is not None else None
                 ),
             }
-        return {"status": view.status.value, "offer": offer, "room_id": view.room_id}
+        return {
+            "status": view.status.value,
+            "offer": offer,
+            "room_id": view.room_id,
+            "wrap_up_until": (
+                _iso(until) if view.status is GpStatus.WRAP_UP and until is not None else None
+            ),
+            "missed_offers": view.missed,
+        }
 
     async def call_start_payload(
         self, room: CallRoom, user_id: UserId, resume: bool
@@ -91,8 +152,14 @@ class SocketNotifier:
     async def gp_changed(self, view: GpView) -> None:
         await self._emit.emit(ev.GP_STATE, await self.gp_payload(view), to=user_room(view.gp_id))
 
-    async def queue_changed(self, stats: QueueStats) -> None:
-        await self._emit.emit(ev.QUEUE_STATS, queue_payload(stats), to=PHYSICIANS_ROOM)
+    async def call_peer(self, room: CallRoom, user_id: UserId, present: bool) -> None:
+        peer = room.peer_of(user_id)
+        if peer is None:
+            return
+        payload: dict[str, Any] = {"room_id": room.id, "state": "back" if present else "left"}
+        if not present:
+            payload["grace_seconds"] = self._call_grace
+        await self._emit.emit(ev.CALL_PEER, payload, to=user_room(peer))
 
     async def call_started(self, room: CallRoom, resume: bool) -> None:
         for member in (room.gp_id, room.patient_id):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from waiting_room.model import CallRoom, EndReason, QueueStats, UserId
+from waiting_room.model import CallRoom, EndReason, UserId
 from waiting_room.service import GpView, PatientView
 
 
@@ -19,8 +19,8 @@ class RecordingNotifier:
     async def gp_changed(self, view: GpView) -> None:
         self.calls.append(("gp", view))
 
-    async def queue_changed(self, stats: QueueStats) -> None:
-        self.calls.append(("queue", stats))
+    async def call_peer(self, room: CallRoom, user_id: UserId, present: bool) -> None:
+        self.calls.append(("call_peer", (room, user_id, present)))
 
     async def call_started(self, room: CallRoom, resume: bool) -> None:
         self.calls.append(("call_started", room))

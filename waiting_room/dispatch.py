@@ -6,6 +6,7 @@ longest-idle GP in one atomic step (DESIGN.md, "Dispatch policy").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -15,6 +16,34 @@ IMMEDIATE_SLA: Final = timedelta(minutes=30)
 """R6: an immediate web request reaches a GP within 30 minutes, 24/7."""
 
 _SEQ_WIDTH: Final = 12
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSettings:
+    """Business durations of the dispatcher, in seconds of the (possibly scaled) business clock."""
+
+    offer_timeout: float = 30.0
+    """An offer not accepted in time returns to the queue at its place and is re-offered."""
+    max_missed_offers: int = 2
+    """Offers missed in a row before the GP is paused until they confirm."""
+    wrap_up: float = 120.0
+    """After a call, before the next offer (the GP may end it earlier)."""
+    patient_grace: float = 120.0
+    """A queued patient without connection keeps their place this long."""
+    call_grace: float = 60.0
+    """A member of a call without connection may rejoin the room this long."""
+
+    def __post_init__(self) -> None:
+        if min(self.offer_timeout, self.wrap_up, self.patient_grace, self.call_grace) < 0:
+            raise ValueError("durations must not be negative")
+        if self.max_missed_offers < 1:
+            raise ValueError("max_missed_offers must be at least 1")
+
+
+def missed_offer_outcome(missed_before: int, settings: DispatchSettings) -> tuple[int, bool]:
+    """A GP missed an offer: their new count of misses in a row, and whether they are paused."""
+    missed = missed_before + 1
+    return missed, missed >= settings.max_missed_offers
 
 
 def deadline_for(

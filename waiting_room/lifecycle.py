@@ -42,8 +42,9 @@ TRANSITIONS: Final[Mapping[RequestState, frozenset[RequestState]]] = {
             S.UNREACHABLE,
         }
     ),
-    # R22 redirect to own GP, R23 emergency transfer.
-    S.IN_CALL: frozenset({S.WRAP_UP, S.REDIRECTED_TO_GP, S.EMERGENCY_TRANSFER}),
+    # R22 redirect to own GP, R23 emergency transfer. A GP lost mid-call sends the patient back
+    # to the queue at their original place (the consultation still counts once for R12).
+    S.IN_CALL: frozenset({S.WRAP_UP, S.WAITING, S.REDIRECTED_TO_GP, S.EMERGENCY_TRANSFER}),
     S.WRAP_UP: frozenset({S.DONE}),
     S.DONE: frozenset(),
     S.CANCELLED: frozenset(),

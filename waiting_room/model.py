@@ -58,13 +58,23 @@ class EndReason(StrEnum):
     HANGUP_PATIENT = "hangup_patient"
     HANGUP_PHYSICIAN = "hangup_physician"
     CANCELLED = "cancelled"
+    PATIENT_LOST = "patient_lost"
+    """The patient's connection dropped mid-call and did not come back within the grace period."""
+    PHYSICIAN_LOST = "physician_lost"
+    """The GP's connection dropped mid-call and did not come back: the patient is queued again."""
+    ABANDONED = "abandoned"
+    """The patient left the queue (no connection) for longer than the grace period."""
 
 
 class GpStatus(StrEnum):
     UNAVAILABLE = "unavailable"
     AVAILABLE = "available"
     OFFERED = "offered"
+    PAUSED = "paused"
+    """Two offers missed in a row: no offers until the GP confirms."""
     IN_CALL = "in_call"
+    WRAP_UP = "wrap_up"
+    """After a call, writing up, with its own timer before the next offer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +97,8 @@ class ConsultationRequest:
     gp_id: UserId | None = None
     room_id: RoomId | None = None
     ended_reason: EndReason | None = None
+    priority_credit: float = 0.0
+    """Extra virtual waiting time, in seconds: served as if it had arrived that much earlier."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The Redis adapter of the waiting room: live queue, GP availability, offers, rooms, presence.
+"""The Redis adapter of the waiting room: live queue, GPs, offers, rooms, timers, presence.
 
 The only module of ``waiting_room`` that imports redis. With no Redis URL the same code runs on an
 in-process Redis (fakeredis with Lua), so the scripts and commands are the same in both modes.
@@ -7,6 +7,7 @@ in-process Redis (fakeredis with Lua), so the scripts and commands are the same 
 from __future__ import annotations
 
 import logging
+import secrets
 from importlib import resources
 from typing import Any, cast
 
@@ -22,20 +23,28 @@ _P = "{tc}"
 QUEUE = f"{_P}:queue"
 QUEUE_META = f"{_P}:queue:meta"
 IDLE = f"{_P}:idle"
+GPS = f"{_P}:gps"
+TIMERS = f"{_P}:timers"
 BUILT = f"{_P}:built"
+NODES = f"{_P}:nodes"
+RECOVERY_LOCK = f"{_P}:recovery"
 PRESENCE_TTL_SECONDS = 24 * 3600
 
 
-def _gp_key(gp_id: UserId) -> str:
+def _gp_key(gp_id: str) -> str:
     return f"{_P}:gp:{gp_id}"
 
 
-def _room_key(room_id: RoomId) -> str:
+def _room_key(room_id: str) -> str:
     return f"{_P}:room:{room_id}"
 
 
-def _presence_key(user_id: UserId) -> str:
+def _presence_key(user_id: str) -> str:
     return f"{_P}:presence:{user_id}"
+
+
+def _node_key(node_id: str) -> str:
+    return f"{_P}:node:{node_id}"
 
 
 def connect(url: str | None, max_connections: int = 16) -> aioredis.Redis:
@@ -55,11 +64,39 @@ def connect(url: str | None, max_connections: int = 16) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)  # the client owns the pool and closes it
 
 
+def _meta(entry: QueuedEntry) -> str:
+    return f"{entry.patient_id}|{entry.arrival_ts!r}|{entry.deadline_ts!r}"
+
+
+def _gp_mapping(live: GpLive) -> dict[Any, Any]:
+    return {
+        "status": live.status,
+        "request_id": live.request_id or "",
+        "room_id": live.room_id or "",
+        "since": repr(live.since),
+        "until": "" if live.until is None else repr(live.until),
+        "missed": str(live.missed),
+    }
+
+
+def _gp_from(raw: dict[str, str]) -> GpLive:
+    return GpLive(
+        status=raw.get("status") or "unavailable",
+        request_id=RequestId(raw["request_id"]) if raw.get("request_id") else None,
+        room_id=RoomId(raw["room_id"]) if raw.get("room_id") else None,
+        since=float(raw.get("since") or 0.0),
+        until=float(raw["until"]) if raw.get("until") else None,
+        missed=int(raw.get("missed") or 0),
+    )
+
+
 class RedisLiveStore:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, node_id: str | None = None) -> None:
         self._r = client
-        source = resources.files("waiting_room").joinpath("pick.lua").read_text()
-        self._pick = self._r.register_script(source)
+        self.node_id = node_id or secrets.token_hex(6)
+        package = resources.files("waiting_room")
+        self._pick = self._r.register_script(package.joinpath("pick.lua").read_text())
+        self._claim = self._r.register_script(package.joinpath("claim_due.lua").read_text())
 
     async def close(self) -> None:
         await self._r.aclose()
@@ -70,13 +107,11 @@ class RedisLiveStore:
         except (aioredis.RedisError, OSError):
             return False
 
-    # -- queue ---------------------------------------------------------------------------
-    async def enqueue(
-        self, member: str, score: float, patient_id: UserId, arrival_ts: float
-    ) -> None:
+    # -- queue -----------------------------------------------------------------------------
+    async def enqueue(self, entry: QueuedEntry) -> None:
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.zadd(QUEUE, {member: score})
-            pipe.hset(QUEUE_META, member, f"{patient_id}|{arrival_ts!r}")
+            pipe.zadd(QUEUE, {entry.member: entry.score})
+            pipe.hset(QUEUE_META, entry.member, _meta(entry))
             await pipe.execute()
 
     async def dequeue(self, member: str) -> None:
@@ -87,26 +122,27 @@ class RedisLiveStore:
 
     async def queue_entries(self) -> list[QueuedEntry]:
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.zrange(QUEUE, 0, -1)
+            pipe.zrange(QUEUE, 0, -1, withscores=True)
             pipe.hgetall(QUEUE_META)
             members, meta = await pipe.execute()
         entries = []
-        for member in cast(list[str], members):
+        for member, score in cast(list[tuple[str, float]], members):
             raw = cast(dict[str, str], meta).get(member)
             if raw is None:
                 continue
-            patient, _, arrival = raw.partition("|")
-            entries.append(QueuedEntry(member, UserId(patient), float(arrival)))
+            patient, arrival, deadline = raw.split("|")
+            entries.append(
+                QueuedEntry(member, float(score), UserId(patient), float(arrival), float(deadline))
+            )
         return entries
 
     async def queue_size(self) -> int:
         return int(await self._r.zcard(QUEUE))
 
     async def rank(self, member: str) -> int | None:
-        value = cast(int | None, await self._r.zrank(QUEUE, member))
-        return value
+        return cast(int | None, await self._r.zrank(QUEUE, member))
 
-    # -- GPs and the pick ------------------------------------------------------------------
+    # -- GPs and the pick --------------------------------------------------------------------
     async def set_idle(self, gp_id: UserId, since_ts: float) -> None:
         await self._r.zadd(IDLE, {gp_id: since_ts})
 
@@ -120,38 +156,32 @@ class RedisLiveStore:
         member, score, gp_id, idle_since = result
         return Picked(str(member), float(score), UserId(str(gp_id)), float(idle_since))
 
-    async def put_back(
-        self,
-        picked: Picked,
-        request_still_waiting: bool,
-        patient_id: UserId | None,
-        arrival_ts: float | None,
-    ) -> None:
+    async def put_back(self, picked: Picked, entry: QueuedEntry | None) -> None:
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.zadd(IDLE, {picked.gp_id: picked.gp_idle_since})
-            if request_still_waiting:
-                pipe.zadd(QUEUE, {picked.member: picked.score})
+            if entry is not None:
+                pipe.zadd(QUEUE, {entry.member: entry.score})
+                pipe.hset(QUEUE_META, entry.member, _meta(entry))
             else:
                 pipe.hdel(QUEUE_META, picked.member)
             await pipe.execute()
 
     async def set_gp(self, gp_id: UserId, live: GpLive) -> None:
-        await self._r.hset(
-            _gp_key(gp_id),
-            mapping={
-                "status": live.status,
-                "request_id": live.request_id or "",
-                "room_id": live.room_id or "",
-            },
-        )
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(_gp_key(gp_id), mapping=_gp_mapping(live))
+            pipe.sadd(GPS, gp_id)
+            await pipe.execute()
 
     async def get_gp(self, gp_id: UserId) -> GpLive:
-        raw = cast(dict[str, str], await self._r.hgetall(_gp_key(gp_id)))
-        return GpLive(
-            status=raw.get("status") or "unavailable",
-            request_id=RequestId(raw["request_id"]) if raw.get("request_id") else None,
-            room_id=RoomId(raw["room_id"]) if raw.get("room_id") else None,
-        )
+        return _gp_from(cast(dict[str, str], await self._r.hgetall(_gp_key(gp_id))))
+
+    async def all_gps(self) -> dict[UserId, GpLive]:
+        ids = sorted(cast(set[str], await self._r.smembers(GPS)))
+        async with self._r.pipeline(transaction=False) as pipe:
+            for gp_id in ids:
+                pipe.hgetall(_gp_key(gp_id))
+            raws = await pipe.execute()
+        return {UserId(g): _gp_from(raw) for g, raw in zip(ids, raws, strict=True) if raw}
 
     # -- rooms -------------------------------------------------------------------------------
     async def save_room(self, room: CallRoom) -> None:
@@ -178,29 +208,119 @@ class RedisLiveStore:
     async def delete_room(self, room_id: RoomId) -> None:
         await self._r.delete(_room_key(room_id))
 
-    # -- presence ----------------------------------------------------------------------------
+    # -- timers (deadlines as data: business epoch seconds) -------------------------------------
+    async def schedule(self, timer: str, at: float) -> None:
+        await self._r.zadd(TIMERS, {timer: at})
+
+    async def cancel(self, timer: str) -> None:
+        await self._r.zrem(TIMERS, timer)
+
+    async def cancel_prefix(self, prefix: str) -> None:
+        """Cancel every timer whose member starts with ``prefix`` (lexicographic range)."""
+        members = cast(list[str], await self._r.zrange(TIMERS, 0, -1))
+        stale = [m for m in members if m.startswith(prefix)]
+        if stale:
+            await self._r.zrem(TIMERS, *stale)
+
+    async def claim_due(self, now: float, limit: int) -> list[str]:
+        return [str(m) for m in await self._claim(keys=[TIMERS], args=[repr(now), limit])]
+
+    async def timers(self) -> dict[str, float]:
+        return dict(
+            cast(list[tuple[str, float]], await self._r.zrange(TIMERS, 0, -1, withscores=True))
+        )
+
+    # -- nodes and presence -----------------------------------------------------------------
+    async def heartbeat(self, ttl_ms: int) -> None:
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(_node_key(self.node_id), "1", px=ttl_ms)
+            pipe.sadd(NODES, self.node_id)
+            await pipe.execute()
+
+    async def other_live_nodes(self) -> list[str]:
+        nodes = sorted(cast(set[str], await self._r.smembers(NODES)) - {self.node_id})
+        if not nodes:
+            return []
+        alive = await self._r.exists(*[_node_key(n) for n in nodes])
+        if not alive:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for n in nodes:
+                pipe.exists(_node_key(n))
+            flags = await pipe.execute()
+        dead = [n for n, f in zip(nodes, flags, strict=True) if not f]
+        if dead:
+            await self._r.srem(NODES, *dead)
+        return [n for n, f in zip(nodes, flags, strict=True) if f]
+
+    async def leave(self) -> None:
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.delete(_node_key(self.node_id))
+            pipe.srem(NODES, self.node_id)
+            await pipe.execute()
+
     async def add_presence(self, user_id: UserId, sid: str) -> None:
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.sadd(_presence_key(user_id), sid)
+            pipe.sadd(_presence_key(user_id), f"{self.node_id}:{sid}")
             pipe.expire(_presence_key(user_id), PRESENCE_TTL_SECONDS)
             await pipe.execute()
 
-    async def remove_presence(self, user_id: UserId, sid: str) -> int:
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.srem(_presence_key(user_id), sid)
-            pipe.scard(_presence_key(user_id))
-            _, remaining = await pipe.execute()
-        return int(remaining)
+    async def remove_presence(self, user_id: UserId, sid: str) -> None:
+        await self._r.srem(_presence_key(user_id), f"{self.node_id}:{sid}")
 
-    # -- rebuild -----------------------------------------------------------------------------
-    async def is_built(self) -> bool:
-        return bool(await self._r.exists(BUILT))
+    async def is_present(self, user_id: UserId) -> bool:
+        """A connection on a live node (entries of dead nodes are dropped as they are seen)."""
+        members = cast(set[str], await self._r.smembers(_presence_key(user_id)))
+        if not members:
+            return False
+        by_node: dict[str, list[str]] = {}
+        for m in members:
+            by_node.setdefault(m.split(":", 1)[0], []).append(m)
+        nodes = sorted(by_node)
+        async with self._r.pipeline(transaction=False) as pipe:
+            for n in nodes:
+                pipe.exists(_node_key(n))
+            flags = await pipe.execute()
+        dead = [m for n, f in zip(nodes, flags, strict=True) if not f for m in by_node[n]]
+        if dead:
+            await self._r.srem(_presence_key(user_id), *dead)
+        return any(flags)
 
-    async def reset_queue(self, entries: list[tuple[str, float, UserId, float]]) -> None:
+    # -- rebuild -------------------------------------------------------------------------------
+    async def built_epoch(self) -> str | None:
+        return cast(str | None, await self._r.get(BUILT))
+
+    async def try_lock_recovery(self, ttl_ms: int) -> bool:
+        return bool(await self._r.set(RECOVERY_LOCK, self.node_id, nx=True, px=ttl_ms))
+
+    async def unlock_recovery(self) -> None:
+        await self._r.delete(RECOVERY_LOCK)
+
+    async def reset(
+        self, entries: list[QueuedEntry], rooms: list[CallRoom], gps: dict[UserId, GpLive]
+    ) -> str:
+        """Replace the live state; returns the new build epoch."""
+        old_gps = cast(set[str], await self._r.smembers(GPS))
+        epoch = secrets.token_hex(8)
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.delete(QUEUE, QUEUE_META, IDLE)
-            for member, score, patient_id, arrival_ts in entries:
-                pipe.zadd(QUEUE, {member: score})
-                pipe.hset(QUEUE_META, member, f"{patient_id}|{arrival_ts!r}")
-            pipe.set(BUILT, "1")
+            pipe.delete(QUEUE, QUEUE_META, IDLE, TIMERS, GPS, *[_gp_key(g) for g in old_gps])
+            for e in entries:
+                pipe.zadd(QUEUE, {e.member: e.score})
+                pipe.hset(QUEUE_META, e.member, _meta(e))
+            for room in rooms:
+                pipe.hset(
+                    _room_key(room.id),
+                    mapping={
+                        "request_id": room.request_id,
+                        "patient_id": room.patient_id,
+                        "gp_id": room.gp_id,
+                    },
+                )
+            for gp_id, live in gps.items():
+                pipe.hset(_gp_key(gp_id), mapping=_gp_mapping(live))
+                pipe.sadd(GPS, gp_id)
+                if live.status == "available":
+                    pipe.zadd(IDLE, {gp_id: live.since})
+            pipe.set(BUILT, epoch)
             await pipe.execute()
+        return epoch

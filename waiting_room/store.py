@@ -46,8 +46,31 @@ class RequestStore(Protocol):
         """Requests waiting or offered, in arrival order (to rebuild the live queue)."""
         ...
 
+    async def in_rooms(self) -> list[ConsultationRequest]:
+        """Requests accepted or in call (to rebuild the call rooms)."""
+        ...
+
+    async def in_wrap_up(self) -> list[ConsultationRequest]: ...
+
     async def started_count(self, patient_id: UserId, year: int) -> int:
         """R12: consultations started with a GP in the given calendar year (Europe/Paris)."""
+        ...
+
+
+class DutyStore(Protocol):
+    """What must outlive Redis about GPs and the SLA: availability intent and breach alerts."""
+
+    async def set_intent(self, gp_id: UserId, status: str, at: datetime) -> None:
+        """Record that the GP wants offers (``available``) or not (``unavailable``, ``paused``)."""
+        ...
+
+    async def intents(self) -> dict[UserId, tuple[str, datetime]]: ...
+
+    async def record_alerts(
+        self, alerts: list[tuple[RequestId, datetime, datetime, datetime]]
+    ) -> list[RequestId]:
+        """Record predicted breaches (request, raised at, predicted start, deadline), once per
+        request; returns the requests newly recorded."""
         ...
 
 
@@ -71,21 +94,29 @@ class Picked:
 @dataclass(frozen=True, slots=True)
 class QueuedEntry:
     member: str
+    score: float
     patient_id: UserId
     arrival_ts: float
+    deadline_ts: float
 
 
 @dataclass(frozen=True, slots=True)
 class GpLive:
     status: str
-    request_id: RequestId | None
-    room_id: RoomId | None
+    request_id: RequestId | None = None
+    room_id: RoomId | None = None
+    since: float = 0.0
+    """Business epoch seconds when this status began."""
+    until: float | None = None
+    """End of the offer or of the wrap-up."""
+    missed: int = 0
+    """Offers missed in a row."""
 
 
 class LiveStore(Protocol):
-    async def enqueue(
-        self, member: str, score: float, patient_id: UserId, arrival_ts: float
-    ) -> None: ...
+    """The live shared state (Redis): queue, GPs, rooms, timers, presence."""
+
+    async def enqueue(self, entry: QueuedEntry) -> None: ...
     async def dequeue(self, member: str) -> None: ...
     async def queue_entries(self) -> list[QueuedEntry]:
         """The whole queue, best first."""
@@ -102,25 +133,25 @@ class LiveStore(Protocol):
         """Atomically take the lowest-score request and the longest-idle GP."""
         ...
 
-    async def put_back(
-        self,
-        picked: Picked,
-        request_still_waiting: bool,
-        patient_id: UserId | None,
-        arrival_ts: float | None,
-    ) -> None: ...
+    async def put_back(self, picked: Picked, entry: QueuedEntry | None) -> None:
+        """Undo a pick: the GP back at their place, the request too if ``entry`` is given."""
+        ...
+
     async def set_gp(self, gp_id: UserId, live: GpLive) -> None: ...
     async def get_gp(self, gp_id: UserId) -> GpLive: ...
+    async def all_gps(self) -> dict[UserId, GpLive]: ...
     async def save_room(self, room: CallRoom) -> None: ...
     async def get_room(self, room_id: RoomId) -> CallRoom | None: ...
     async def delete_room(self, room_id: RoomId) -> None: ...
-    async def add_presence(self, user_id: UserId, sid: str) -> None: ...
-    async def remove_presence(self, user_id: UserId, sid: str) -> int:
-        """Forget one connection; return how many the user still has."""
+    async def schedule(self, timer: str, at: float) -> None: ...
+    async def cancel(self, timer: str) -> None: ...
+    async def claim_due(self, now: float, limit: int) -> list[str]: ...
+    async def is_present(self, user_id: UserId) -> bool:
+        """Whether the user has a connection on a live node."""
         ...
 
-    async def reset_queue(self, entries: list[tuple[str, float, UserId, float]]) -> None:
-        """Replace the queue and forget every GP's availability (rebuild from SQL)."""
+    async def reset(
+        self, entries: list[QueuedEntry], rooms: list[CallRoom], gps: dict[UserId, GpLive]
+    ) -> str:
+        """Replace the whole live state (rebuild from SQL); returns the new build epoch."""
         ...
-
-    async def ping(self) -> bool: ...

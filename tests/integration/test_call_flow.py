@@ -84,9 +84,16 @@ async def test_patient_and_gp_complete_a_call(fresh_server: ServerProcess) -> No
                 "request_id": request["id"],
                 "reason": "hangup_physician",
             }
-        done = await patient.wait("patient:state", lambda s: _state(s) == "done")
-        assert _req(done)["ended_reason"] == "hangup_physician"
-        await gp.wait("gp:state", lambda s: s["status"] == "unavailable" and s["room_id"] is None)
+        # The call is over for the patient; the GP wraps up before the next offer.
+        over = await patient.wait("patient:state", lambda s: _state(s) == "wrap_up")
+        assert _req(over)["ended_reason"] == "hangup_physician"
+        wrap = await gp.wait("gp:state", lambda s: s["status"] == "wrap_up")
+        assert wrap["room_id"] is None and wrap["wrap_up_until"] is not None
+        # The patient may ask again at once (the wrap-up is the GP's).
+        assert (await patient.call("session:sync"))["patient"] == {"request": None}
+        # Going available ends the wrap-up early.
+        assert await gp.call("gp:available") == {"ok": True}
+        await gp.wait("gp:state", lambda s: s["status"] == "available")
 
         # The room is gone: signaling into it is refused, and a second hang-up too.
         late = await gp.call("rtc:signal", offer)

@@ -2,6 +2,7 @@
 // never in a URL, never logged. The refresh token is an HttpOnly cookie the browser sends to
 // /api/auth/* by itself, so a reload or a server restart needs no new login.
 
+import { noteHttpDate } from "./clock.js";
 import { t, hasMessage } from "./i18n.js";
 
 const LOGIN_URL = "/api/auth/login";
@@ -68,6 +69,7 @@ async function postJson(url, body) {
   } catch (err) {
     throw new AuthError("network", err instanceof Error ? err.message : String(err));
   }
+  noteHttpDate(response.headers.get("Date")); // a rough reading of the server's clock
   if (!response.ok) throw await errorFromResponse(response);
   return response.status === 204 ? null : response.json();
 }

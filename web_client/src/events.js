@@ -14,6 +14,7 @@ export const OFFER_DECLINE = "offer:decline";
 // Server -> physician
 export const GP_STATE = "gp:state";
 export const QUEUE_STATS = "queue:stats";
+export const SLA_ALERT = "sla:alert";
 
 // Both members of a call room
 export const CALL_START = "call:start"; // server -> both
@@ -21,6 +22,13 @@ export const RTC_SIGNAL = "rtc:signal"; // both ways (relayed to the other membe
 export const CALL_CONNECTED = "call:connected"; // client -> server
 export const CALL_HANGUP = "call:hangup"; // client -> server
 export const CALL_ENDED = "call:ended"; // server -> both
+export const CALL_PEER = "call:peer"; // server -> the other member: {room_id, state: left|back, grace_seconds}
+
+// call:ended reasons
+export const ENDED_HANGUP_PATIENT = "hangup_patient";
+export const ENDED_HANGUP_PHYSICIAN = "hangup_physician";
+export const ENDED_PATIENT_LOST = "patient_lost"; // the patient did not come back within the grace period
+export const ENDED_PHYSICIAN_LOST = "physician_lost"; // the GP did not come back: the patient is queued again
 
 // connect_error messages (codes) the server uses to refuse a socket.
 export const CONNECT_AUTH_REQUIRED = "auth_required";

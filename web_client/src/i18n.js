@@ -63,6 +63,14 @@ const MESSAGES = {
     "patient.hangup": "Raccrocher",
     "patient.position_first": "Vous êtes 1er dans la file",
     "patient.position_n": "Position dans la file : {position}",
+    "patient.eta": "Attente estimée : {range}",
+    "patient.eta.range": "{min} à {max} min",
+    "patient.eta.about": "environ {n} min",
+    "patient.eta.under": "moins de {n} min",
+    "patient.eta.under_minute": "moins d'une minute",
+    "patient.eta.unknown": "Attente : estimation indisponible",
+    "patient.peer_left": "Le médecin a perdu la connexion, patientez…",
+    "patient.requeued": "Le médecin a perdu la connexion. Vous êtes de nouveau dans la file d'attente, à votre place : un médecin va vous prendre en charge.",
     "patient.state.idle": "Aucune demande en cours.",
     "patient.state.waiting": "En attente d'un médecin. Gardez cette page ouverte.",
     "patient.state.offered": "Un médecin va vous prendre en charge…",
@@ -75,6 +83,8 @@ const MESSAGES = {
     "patient.ended.hangup_patient": "Consultation terminée : vous avez raccroché.",
     "patient.ended.hangup_physician": "Consultation terminée : le médecin a raccroché.",
     "patient.ended.cancelled": "Votre demande a été annulée.",
+    "patient.ended.patient_lost": "Consultation interrompue : votre connexion a été perdue trop longtemps.",
+    "patient.ended.abandoned": "Votre demande a été clôturée car la connexion a été perdue trop longtemps.",
     "patient.ended.other": "Votre demande est close.",
     "patient.ended.hint": "Vous pouvez faire une nouvelle demande si besoin.",
     "patient.peer_default": "le médecin",
@@ -86,13 +96,31 @@ const MESSAGES = {
     "gp.status.available": "Statut : disponible, en attente d'un patient",
     "gp.status.offered": "Statut : demande proposée",
     "gp.status.in_call": "Statut : en consultation",
+    "gp.status.paused": "Statut : en pause, aucune proposition",
+    "gp.status.wrap_up": "Statut : clôture de la consultation",
+    "gp.confirm_available": "Je confirme ma disponibilité",
+    "gp.ready": "Je suis prêt·e",
+    "gp.paused_hint": "Deux propositions manquées : confirmez votre disponibilité pour recevoir de nouveau des demandes.",
+    "gp.missed_offers": "Proposition manquée ({n}). À la deuxième de suite, les propositions sont suspendues.",
+    "gp.wrap_up.countdown": "Clôture : {time} avant la prochaine proposition",
+    "gp.wrap_up.over": "Clôture terminée : vous redevenez disponible…",
     "gp.queue_zero": "0 patient en attente",
     "gp.queue_one": "1 patient en attente · attente {wait}",
     "gp.queue_many": "{size} patients en attente · plus ancienne attente {wait}",
+    "gp.at_risk_zero": "0 demande à risque de dépasser 30 min",
+    "gp.at_risk_one": "1 demande risque de dépasser 30 min",
+    "gp.at_risk_many": "{n} demandes risquent de dépasser 30 min",
+    "gp.sla.one": "Alerte : une demande risque de dépasser le délai de 30 minutes",
+    "gp.sla.many": "Alerte : {n} demandes risquent de dépasser le délai de 30 minutes",
+    "gp.sla.detail": "Prise en charge prévue vers {start} pour une échéance à {deadline} · {size} en file",
+    "gp.sla.detail_no_start": "Échéance à {deadline} · {size} en file",
+    "gp.sla.dismiss": "Fermer",
+    "gp.sla.dismiss_label": "Fermer l'alerte",
     "gp.offer.title": "Nouvelle demande de consultation",
     "gp.offer.text": "{name} attend depuis {wait}.",
     "gp.offer.accept": "Accepter",
     "gp.offer.decline": "Refuser",
+    "gp.offer.countdown": "Expire dans {n} s",
     "gp.end_call": "Terminer la consultation",
     "gp.state.idle": "Pas de consultation en cours.",
     "gp.state.offered": "Une demande vous est proposée.",
@@ -103,12 +131,19 @@ const MESSAGES = {
     "gp.state.ended": "Consultation terminée.",
     "gp.ended.hangup_patient": "Consultation terminée : le patient a raccroché.",
     "gp.ended.hangup_physician": "Consultation terminée : vous avez raccroché.",
+    "gp.ended.patient_lost": "Consultation terminée : le patient a perdu la connexion et n'est pas revenu à temps.",
+    "gp.ended.physician_lost": "Consultation interrompue : votre connexion a été perdue trop longtemps, le patient a été remis dans la file.",
+    "gp.ended.away": "La consultation s'est terminée pendant votre déconnexion.",
     "gp.ended.hint": "Rendez-vous disponible pour recevoir la demande suivante.",
+    "gp.peer_grace": "Fin de la consultation dans {n} s s'il ne revient pas.",
+    "gp.peer_left_wait": "Le patient a perdu la connexion, patientez…",
     "gp.peer_default": "le patient",
 
     "duration.seconds": "{n} s",
     "duration.minutes": "{n} min",
+    "duration.min_sec": "{m} min {s} s",
     "duration.hours": "{h} h {m} min",
+    "time.unknown": "?",
   },
   en: {
     "app.name": "Teleconsultation",
@@ -168,6 +203,14 @@ const MESSAGES = {
     "patient.hangup": "Hang up",
     "patient.position_first": "You are 1st in the queue",
     "patient.position_n": "Position in queue: {position}",
+    "patient.eta": "Estimated wait: {range}",
+    "patient.eta.range": "{min} to {max} min",
+    "patient.eta.about": "about {n} min",
+    "patient.eta.under": "under {n} min",
+    "patient.eta.under_minute": "less than a minute",
+    "patient.eta.unknown": "Wait: estimate unavailable",
+    "patient.peer_left": "The doctor lost the connection, please wait…",
+    "patient.requeued": "The doctor lost the connection. You are back in the queue, at your place: a doctor will take your request.",
     "patient.state.idle": "No request in progress.",
     "patient.state.waiting": "Waiting for a doctor. Keep this page open.",
     "patient.state.offered": "A doctor is about to take your request…",
@@ -180,6 +223,8 @@ const MESSAGES = {
     "patient.ended.hangup_patient": "Consultation over: you hung up.",
     "patient.ended.hangup_physician": "Consultation over: the doctor hung up.",
     "patient.ended.cancelled": "Your request was cancelled.",
+    "patient.ended.patient_lost": "Consultation interrupted: your connection was lost for too long.",
+    "patient.ended.abandoned": "Your request was closed because the connection was lost for too long.",
     "patient.ended.other": "Your request is closed.",
     "patient.ended.hint": "You can make a new request if needed.",
     "patient.peer_default": "the doctor",
@@ -191,13 +236,31 @@ const MESSAGES = {
     "gp.status.available": "Status: available, waiting for a patient",
     "gp.status.offered": "Status: request offered",
     "gp.status.in_call": "Status: in consultation",
+    "gp.status.paused": "Status: paused, no offers",
+    "gp.status.wrap_up": "Status: wrapping up the consultation",
+    "gp.confirm_available": "Confirm I am available",
+    "gp.ready": "I'm ready",
+    "gp.paused_hint": "Two offers missed: confirm you are available to receive requests again.",
+    "gp.missed_offers": "Offer missed ({n}). After two in a row, offers are paused.",
+    "gp.wrap_up.countdown": "Wrap-up: {time} before the next offer",
+    "gp.wrap_up.over": "Wrap-up over: you are becoming available…",
     "gp.queue_zero": "0 patients waiting",
     "gp.queue_one": "1 patient waiting · waited {wait}",
     "gp.queue_many": "{size} patients waiting · longest wait {wait}",
+    "gp.at_risk_zero": "0 requests at risk of exceeding 30 min",
+    "gp.at_risk_one": "1 request at risk of exceeding 30 min",
+    "gp.at_risk_many": "{n} requests at risk of exceeding 30 min",
+    "gp.sla.one": "Alert: a request may exceed the 30-minute limit",
+    "gp.sla.many": "Alert: {n} requests may exceed the 30-minute limit",
+    "gp.sla.detail": "Expected to start around {start}, deadline {deadline} · {size} in the queue",
+    "gp.sla.detail_no_start": "Deadline {deadline} · {size} in the queue",
+    "gp.sla.dismiss": "Dismiss",
+    "gp.sla.dismiss_label": "Dismiss the alert",
     "gp.offer.title": "New consultation request",
     "gp.offer.text": "{name} has been waiting for {wait}.",
     "gp.offer.accept": "Accept",
     "gp.offer.decline": "Decline",
+    "gp.offer.countdown": "Expires in {n} s",
     "gp.end_call": "End the consultation",
     "gp.state.idle": "No consultation in progress.",
     "gp.state.offered": "A request is offered to you.",
@@ -208,12 +271,19 @@ const MESSAGES = {
     "gp.state.ended": "Consultation over.",
     "gp.ended.hangup_patient": "Consultation over: the patient hung up.",
     "gp.ended.hangup_physician": "Consultation over: you hung up.",
+    "gp.ended.patient_lost": "Consultation over: the patient lost the connection and did not come back in time.",
+    "gp.ended.physician_lost": "Consultation interrupted: your connection was lost for too long, the patient was put back in the queue.",
+    "gp.ended.away": "The consultation ended while you were disconnected.",
     "gp.ended.hint": "Go available to receive the next request.",
+    "gp.peer_grace": "The consultation ends in {n} s if they do not come back.",
+    "gp.peer_left_wait": "The patient lost the connection, please wait…",
     "gp.peer_default": "the patient",
 
     "duration.seconds": "{n} s",
     "duration.minutes": "{n} min",
+    "duration.min_sec": "{m} min {s} s",
     "duration.hours": "{h} h {m} min",
+    "time.unknown": "?",
   },
 };
 
@@ -263,6 +333,23 @@ export function formatDuration(seconds) {
   const minutes = Math.floor(s / 60);
   if (minutes < 60) return t("duration.minutes", { n: minutes });
   return t("duration.hours", { h: Math.floor(minutes / 60), m: minutes % 60 });
+}
+
+/** A countdown for people: "45 s", "2 min", "1 min 40 s" (hours are not expected here). */
+export function formatCountdown(seconds) {
+  const s = Math.max(0, Math.ceil(Number(seconds) || 0));
+  if (s < 60) return t("duration.seconds", { n: s });
+  const minutes = Math.floor(s / 60);
+  const rest = s % 60;
+  return rest ? t("duration.min_sec", { m: minutes, s: rest }) : t("duration.minutes", { n: minutes });
+}
+
+/** A server time (ISO 8601) as a local clock time "08:42" in the current language, or "?". */
+export function formatClockTime(iso) {
+  const at = typeof iso === "string" ? Date.parse(iso) : NaN;
+  if (!Number.isFinite(at)) return t("time.unknown");
+  const locale = currentLang === "fr" ? "fr-FR" : "en-GB";
+  return new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" }).format(new Date(at));
 }
 
 /**

@@ -1,10 +1,12 @@
 // Physician dispatch board (/physician): go available, take or decline an offered request, run the
-// call (the physician is the WebRTC caller), end it.
+// call (the physician is the WebRTC caller), end it, wrap up; queue figures and SLA alerts.
 
 import { currentAccessToken, errorText, refreshSession } from "./auth.js";
+import { deadlineFrom, monotonicNow, noteServerTime, secondsLeft } from "./clock.js";
 import {
   CALL_ENDED,
   CALL_HANGUP,
+  CALL_PEER,
   CALL_START,
   GP_AVAILABLE,
   GP_STATE,
@@ -13,22 +15,49 @@ import {
   OFFER_DECLINE,
   QUEUE_STATS,
   RTC_SIGNAL,
+  SLA_ALERT,
 } from "./events.js";
-import { formatDuration, onLangChange, t } from "./i18n.js";
-import { currentLocalStream, currentRoomId, endCall, handleSignal, startCall, startLocalMedia } from "./rtc.js";
+import { formatClockTime, formatCountdown, formatDuration, onLangChange, t } from "./i18n.js";
+import {
+  currentLocalStream,
+  currentRoomId,
+  endCall,
+  handleSignal,
+  renegotiate,
+  startCall,
+  startLocalMedia,
+} from "./rtc.js";
 import { bootPage } from "./session.js";
 import { closeSocket, emitAck, openSocket } from "./signaling.js";
-import { attachStream, byTestId, setAlert, setCallState, setConnectionBanner, show, whileBusy } from "./ui.js";
+import { attachStream, byTestId, setAlert, setCallState, setConnectionBanner, setText, show, whileBusy } from "./ui.js";
 
 const OWN_RECONNECT_WINDOW_MS = 2000;
+const TICK_MS = 250; // countdowns and waits on screen
+const MAX_ALERTS = 50;
+/** gp:state statuses this page knows (docs/PROTOCOL.md); each has gp.status.<status>. */
+const STATUSES = new Set(["unavailable", "available", "offered", "paused", "in_call", "wrap_up"]);
+/** call:ended reasons with their own message (gp.ended.<reason>). */
+const ENDED_REASONS = new Set(["hangup_patient", "hangup_physician", "patient_lost", "physician_lost", "away"]);
 
 const el = {
   gpStatus: byTestId("gp-status"),
   goAvailable: byTestId("go-available"),
   goUnavailable: byTestId("go-unavailable"),
   queueSize: byTestId("queue-size"),
+  queueAtRisk: byTestId("queue-at-risk"),
+  pausedHint: byTestId("paused-hint"),
+  missedOffers: byTestId("missed-offers"),
+  slaAlert: byTestId("sla-alert"),
+  slaAlertText: byTestId("sla-alert-text"),
+  slaAlertDetail: byTestId("sla-alert-detail"),
+  slaAlertDismiss: byTestId("sla-alert-dismiss"),
   offerCard: byTestId("offer-card"),
   offerText: byTestId("offer-text"),
+  offerCountdown: byTestId("offer-countdown"),
+  wrapUpCountdown: byTestId("wrap-up-countdown"),
+  peerStatus: byTestId("peer-status"),
+  peerText: document.querySelector("[data-role='peer-text']"),
+  peerGrace: byTestId("peer-grace"),
   offerAccept: byTestId("offer-accept"),
   offerDecline: byTestId("offer-decline"),
   callState: byTestId("call-state"),
@@ -46,29 +75,35 @@ const el = {
 
 /** What the page knows; render() derives everything visible from it. */
 const view = {
-  status: null, // unavailable | available | offered | in_call (gp:state)
-  offer: null, // {request_id, patient_first_name, waited_seconds}
-  offerAt: 0, // when the offer arrived (the wait keeps counting on screen)
-  stats: null, // {size, oldest_wait_seconds}
-  statsAt: 0,
+  status: null, // unavailable | available | offered | paused | in_call | wrap_up (gp:state)
+  offer: null, // {request_id, patient_first_name, waited_seconds, expires_at, expires_in_seconds}
+  offerAt: 0, // monotonic time the offer arrived (the wait keeps counting on screen)
+  offerDeadline: null, // monotonic time the offer expires (from expires_in_seconds at reception)
+  wrapUpDeadline: null, // monotonic time the wrap-up ends (from wrap_up_until)
+  missedOffers: 0,
+  stats: null, // {size, oldest_wait_seconds, at_risk}
+  statsAt: 0, // monotonic
+  alerts: [], // sla:alert payloads not dismissed yet, oldest first
+  peerLeft: null, // {roomId, deadline} while the patient's connection is away (call:peer)
   accepting: false, // accept clicked, call:start not yet here
   roomId: null, // room of the current call (from call:start)
   gpRoomId: null, // room named by gp:state (known before call:start arrives)
   peerName: "",
   phase: null,
   media: "",
-  ended: null, // {reason} after a call, until the next offer or go-available
+  ended: null, // {reason, roomId} after a call, until the next offer, call or go-available
   online: true, // for the banner
   socketUp: false,
-  connectedAt: 0, // when our socket last connected
+  connectedAt: 0, // monotonic time our socket last connected
 };
 
-/** The data-state of call-state: idle, offered, connecting, connected or ended. */
+/** The data-state of call-state: idle, offered, connecting, connected or ended (wrap-up too). */
 export function physicianCallState() {
   if (view.roomId && view.phase) return view.phase === "connected" ? "connected" : "connecting";
+  // call:ended comes before the gp:state that leaves in_call: ended wins over a stale in_call.
+  if (view.status === "wrap_up" || (view.ended && !view.accepting)) return "ended";
   if (view.accepting || view.status === "in_call") return "connecting";
   if (view.status === "offered" && view.offer) return "offered";
-  if (view.ended) return "ended";
   return "idle";
 }
 
@@ -83,8 +118,7 @@ function callStateText(state) {
       return t(view.media === "audio" ? "gp.state.connected_audio" : "gp.state.connected_video", { peer });
     case "ended": {
       const reason = view.ended && view.ended.reason;
-      if (reason === "hangup_patient" || reason === "hangup_physician") return t(`gp.ended.${reason}`);
-      return t("gp.state.ended");
+      return ENDED_REASONS.has(reason) ? t(`gp.ended.${reason}`) : t("gp.state.ended");
     }
     default:
       return t("gp.state.idle");
@@ -98,35 +132,92 @@ export function queueSizeText(size, oldestWaitSeconds) {
   return size === 1 ? t("gp.queue_one", { wait }) : t("gp.queue_many", { size, wait });
 }
 
+/** The count of requests at risk is the first number of the text (browser tests read it). */
+export function atRiskText(count) {
+  if (count === 0) return t("gp.at_risk_zero");
+  return count === 1 ? t("gp.at_risk_one") : t("gp.at_risk_many", { n: count });
+}
+
+/** Readable status for gp-status (data-status holds the status itself). */
+export function statusText(status) {
+  return STATUSES.has(status) ? t(`gp.status.${status}`) : t("gp.status.unavailable");
+}
+
 function elapsedSince(at) {
-  return at ? (Date.now() - at) / 1000 : 0;
+  return at ? (monotonicNow() - at) / 1000 : 0;
 }
 
 function render() {
   const state = physicianCallState();
   setCallState(el.callState, state, view.media, callStateText(state));
-  show(el.endedHint, state === "ended");
 
   const status = view.status || "unavailable";
-  el.gpStatus.textContent = t(`gp.status.${status}`);
+  setText(el.gpStatus, statusText(status));
   el.gpStatus.dataset.status = view.status || "";
+
+  // Buttons per status: unavailable and paused -> go-available; available -> go-unavailable;
+  // offered -> accept / decline; in_call -> end-call; wrap_up -> go-available and go-unavailable.
   const inCall = status === "in_call" || Boolean(view.roomId) || view.accepting;
-  show(el.goAvailable, view.status !== null && status === "unavailable" && !inCall);
-  show(el.goUnavailable, (status === "available" || status === "offered") && !inCall);
+  const known = view.status !== null;
+  show(el.goAvailable, known && !inCall && (status === "unavailable" || status === "paused" || status === "wrap_up"));
+  show(el.goUnavailable, known && !inCall && (status === "available" || status === "wrap_up"));
+  const availableKey = { paused: "gp.confirm_available", wrap_up: "gp.ready" }[status] || "gp.go_available";
+  setText(el.goAvailable, t(availableKey));
+  el.goAvailable.dataset.status = status;
+
+  show(el.pausedHint, status === "paused");
+  const missed = (status === "available" || status === "offered") && view.missedOffers > 0;
+  setText(el.missedOffers, missed ? t("gp.missed_offers", { n: view.missedOffers }) : "");
+  show(el.missedOffers, missed);
+
+  const wrapUp = status === "wrap_up" && view.wrapUpDeadline !== null && !view.roomId;
+  if (wrapUp) {
+    const left = secondsLeft(view.wrapUpDeadline);
+    const text = left > 0 ? t("gp.wrap_up.countdown", { time: formatCountdown(left) }) : t("gp.wrap_up.over");
+    setText(el.wrapUpCountdown, text);
+    el.wrapUpCountdown.dataset.seconds = String(left);
+  }
+  show(el.wrapUpCountdown, wrapUp);
+  show(el.endedHint, state === "ended" && status === "unavailable");
 
   const stats = view.stats;
   if (stats) {
     const oldest = stats.size ? (Number(stats.oldest_wait_seconds) || 0) + elapsedSince(view.statsAt) : 0;
-    el.queueSize.textContent = queueSizeText(Number(stats.size) || 0, oldest);
+    setText(el.queueSize, queueSizeText(Number(stats.size) || 0, oldest));
   }
   show(el.queueSize, Boolean(stats));
+  const atRisk = stats && Number.isInteger(stats.at_risk) && stats.at_risk >= 0 ? stats.at_risk : null;
+  if (atRisk !== null) {
+    setText(el.queueAtRisk, atRiskText(atRisk));
+    el.queueAtRisk.dataset.atRisk = String(atRisk);
+    el.queueAtRisk.classList.toggle("at-risk", atRisk > 0);
+  }
+  show(el.queueAtRisk, atRisk !== null);
+
+  renderAlerts();
 
   const offer = view.status === "offered" && !view.accepting ? view.offer : null;
   show(el.offerCard, Boolean(offer));
   if (offer) {
     const wait = formatDuration((Number(offer.waited_seconds) || 0) + elapsedSince(view.offerAt));
-    el.offerText.textContent = t("gp.offer.text", { name: offer.patient_first_name || "", wait });
+    setText(el.offerText, t("gp.offer.text", { name: offer.patient_first_name || "", wait }));
+    const left = secondsLeft(view.offerDeadline);
+    if (left !== null) {
+      setText(el.offerCountdown, t("gp.offer.countdown", { n: left }));
+      el.offerCountdown.dataset.seconds = String(left);
+      el.offerCountdown.classList.toggle("urgent", left <= 10);
+    }
+    show(el.offerCountdown, left !== null);
   }
+
+  // The patient's connection is away: said once (status), the seconds count silently beside it.
+  const peerLeft = Boolean(view.peerLeft && view.roomId && view.peerLeft.roomId === view.roomId);
+  const grace = peerLeft ? secondsLeft(view.peerLeft.deadline) : null;
+  setText(el.peerText, peerLeft ? t("gp.peer_left_wait") : "");
+  setText(el.peerGrace, grace === null ? "" : t("gp.peer_grace", { n: grace }));
+  el.peerGrace.dataset.seconds = grace === null ? "" : String(grace);
+  el.peerStatus.dataset.peer = peerLeft ? "left" : "";
+  show(el.peerStatus, peerLeft);
 
   show(el.endCall, state === "connecting" || state === "connected");
 
@@ -140,28 +231,75 @@ function render() {
   setConnectionBanner(el.banner, view.online);
 }
 
+function renderAlerts() {
+  const alerts = view.alerts;
+  const latest = alerts[alerts.length - 1];
+  if (latest) {
+    setText(el.slaAlertText, alerts.length === 1 ? t("gp.sla.one") : t("gp.sla.many", { n: alerts.length }));
+    const size = Number.isInteger(latest.queue_size) ? latest.queue_size : "?";
+    const deadline = formatClockTime(latest.deadline);
+    const detail = latest.predicted_start
+      ? t("gp.sla.detail", { start: formatClockTime(latest.predicted_start), deadline, size })
+      : t("gp.sla.detail_no_start", { deadline, size });
+    setText(el.slaAlertDetail, detail);
+    el.slaAlert.dataset.count = String(alerts.length);
+    el.slaAlert.dataset.requestId = latest.request_id || "";
+  }
+  show(el.slaAlert, Boolean(latest));
+}
+
+function dropAlert(requestId) {
+  if (!requestId) return;
+  view.alerts = view.alerts.filter((alert) => alert.request_id !== requestId);
+}
+
 function showError(err) {
   setAlert(el.error, err ? errorText(err) : "", err && err.code);
 }
 
 // ---------------------------------------------------------------- server events
 
+/**
+ * The offer's expiry as a countdown: its relative `expires_in_seconds` taken at reception, on the
+ * monotonic clock (the local wall clock may disagree with the server's `expires_at`). The pair
+ * also tells the server's clock, used for wrap_up_until.
+ */
+function noteOffer(offer) {
+  const expiresAt = Date.parse(offer.expires_at || "");
+  const expiresIn = offer.expires_in_seconds;
+  if (Number.isFinite(expiresAt) && typeof expiresIn === "number" && Number.isFinite(expiresIn)) {
+    noteServerTime(expiresAt - expiresIn * 1000, 250);
+  }
+  view.offerDeadline = deadlineFrom(expiresIn, offer.expires_at);
+}
+
 function onGpState(payload) {
   if (!payload) return;
+  const status = payload.status || "unavailable";
   const offer = payload.offer || null;
-  if (payload.status === "offered" && offer) {
+  if (status === "offered" && offer) {
     const sameOffer = view.offer && view.offer.request_id === offer.request_id;
-    if (!sameOffer) view.offerAt = Date.now();
-    view.ended = null;
+    if (!sameOffer) view.offerAt = monotonicNow();
+    noteOffer(offer);
+  } else {
+    view.offerDeadline = null;
   }
-  view.status = payload.status || "unavailable";
+  // A new offer or availability (wrap-up over) closes the last call's outcome; a new call too.
+  if (status === "offered" || status === "available") view.ended = null;
+  if (status === "in_call" && view.ended && view.ended.roomId !== payload.room_id) view.ended = null;
+  view.status = status;
   view.offer = offer;
   view.gpRoomId = payload.room_id || null;
-  if (view.status !== "in_call") {
+  view.missedOffers = Number.isInteger(payload.missed_offers) ? payload.missed_offers : 0;
+  view.wrapUpDeadline = status === "wrap_up" ? deadlineFrom(null, payload.wrap_up_until) : null;
+  if (status !== "in_call") {
     view.accepting = false;
-    // The call ended while the socket was away: show it ended here too.
+    // The call ended while the socket was away (this push comes on connect): show it ended here.
     if (currentRoomId()) {
-      view.ended = { reason: "" };
+      if (!view.ended) {
+        const justConnected = monotonicNow() - view.connectedAt < 5000;
+        view.ended = { reason: justConnected ? "away" : "", roomId: currentRoomId() };
+      }
       closeCall();
     }
   }
@@ -171,7 +309,40 @@ function onGpState(payload) {
 function onQueueStats(payload) {
   if (!payload) return;
   view.stats = payload;
-  view.statsAt = Date.now();
+  view.statsAt = monotonicNow();
+  render();
+}
+
+/**
+ * sla:alert: queued requests predicted to start after their 30-minute deadline, batched once per
+ * server tick ({alerts: [{request_id, deadline, predicted_start}], count, queue_size}).
+ */
+function onSlaAlert(payload) {
+  if (!payload || typeof payload !== "object" || !Array.isArray(payload.alerts)) return;
+  for (const alert of payload.alerts) {
+    if (!alert || typeof alert !== "object") continue;
+    dropAlert(alert.request_id);
+    view.alerts.push({ ...alert, queue_size: payload.queue_size });
+    if (view.alerts.length > MAX_ALERTS) view.alerts.shift();
+  }
+  render();
+}
+
+/**
+ * call:peer: the patient's connection dropped ("left", with the grace period before the call
+ * ends) or came back ("back"); on "back" the caller renegotiates at once if its peer connection
+ * is not connected (ICE restart) instead of waiting for its retry timers.
+ */
+function onCallPeer(payload) {
+  if (!payload || !payload.room_id) return;
+  const roomId = view.roomId || view.gpRoomId;
+  if (roomId && payload.room_id !== roomId) return;
+  if (payload.state === "left") {
+    view.peerLeft = { roomId: payload.room_id, deadline: deadlineFrom(payload.grace_seconds, null) };
+  } else if (payload.state === "back") {
+    view.peerLeft = null;
+    renegotiate(payload.room_id);
+  }
   render();
 }
 
@@ -180,7 +351,9 @@ function onCallStart(payload) {
   // Our own socket has just (re)connected: keep a live peer connection. Connected for a while
   // already: the patient came back without theirs (reloaded), so offer again at once.
   const peerCameBack =
-    Boolean(payload.resume) && view.socketUp && Date.now() - view.connectedAt > OWN_RECONNECT_WINDOW_MS;
+    Boolean(payload.resume) && view.socketUp && monotonicNow() - view.connectedAt > OWN_RECONNECT_WINDOW_MS;
+  if (view.peerLeft && view.peerLeft.roomId !== payload.room_id) view.peerLeft = null;
+  dropAlert(payload.request_id);
   view.accepting = false;
   view.roomId = payload.room_id;
   view.peerName = payload.peer_name || "";
@@ -210,7 +383,7 @@ const callHooks = {
 function onCallEnded(payload) {
   const roomId = payload && payload.room_id;
   if (roomId && view.roomId && roomId !== view.roomId) return;
-  view.ended = { reason: (payload && payload.reason) || "" };
+  view.ended = { reason: (payload && payload.reason) || "", roomId: roomId || view.roomId };
   view.accepting = false;
   closeCall();
   render();
@@ -222,6 +395,7 @@ function closeCall() {
   view.roomId = null;
   view.phase = null;
   view.media = "";
+  view.peerLeft = null;
   attachStream(el.remoteVideo, null, el.unmute);
 }
 
@@ -260,6 +434,7 @@ async function acceptOffer() {
   render();
   try {
     await emitAck(OFFER_ACCEPT, { request_id: offer.request_id });
+    dropAlert(offer.request_id);
   } catch (err) {
     view.accepting = false;
     showError(err);
@@ -302,12 +477,19 @@ el.goUnavailable.addEventListener("click", () => whileBusy(el.goUnavailable, goU
 el.offerAccept.addEventListener("click", () => whileBusy(el.offerAccept, acceptOffer));
 el.offerDecline.addEventListener("click", () => whileBusy(el.offerDecline, declineOffer));
 el.endCall.addEventListener("click", () => whileBusy(el.endCall, endCurrentCall));
+el.slaAlertDismiss.addEventListener("click", () => {
+  view.alerts = [];
+  render();
+  el.gpStatus.focus({ preventScroll: true }); // keep keyboard focus on the board
+});
 onLangChange(render);
 
-// The offer's wait and the oldest wait keep counting between pushes.
+// Waits and countdowns keep counting between pushes.
 setInterval(() => {
-  if (view.status === "offered" || (view.stats && view.stats.size)) render();
-}, 1000);
+  if (view.status === "offered" || view.status === "wrap_up" || view.peerLeft || (view.stats && view.stats.size)) {
+    render();
+  }
+}, TICK_MS);
 
 // ---------------------------------------------------------------- session
 
@@ -315,7 +497,12 @@ function enter() {
   Object.assign(view, {
     status: null,
     offer: null,
+    offerDeadline: null,
+    wrapUpDeadline: null,
+    missedOffers: 0,
     stats: null,
+    alerts: [],
+    peerLeft: null,
     accepting: false,
     roomId: null,
     gpRoomId: null,
@@ -334,7 +521,7 @@ function enter() {
     onSessionLost: () => app.signOut(t("error.session_lost"), "session_lost"),
     onStatus: (status) => {
       const online = status === "online";
-      if (online && !view.socketUp) view.connectedAt = Date.now();
+      if (online && !view.socketUp) view.connectedAt = monotonicNow();
       view.socketUp = online;
       view.online = online;
       render();
@@ -345,6 +532,8 @@ function enter() {
       [CALL_START]: onCallStart,
       [RTC_SIGNAL]: handleSignal,
       [CALL_ENDED]: onCallEnded,
+      [CALL_PEER]: onCallPeer,
+      [SLA_ALERT]: onSlaAlert,
     },
   });
 }
@@ -356,6 +545,8 @@ function leave() {
   view.status = null;
   view.offer = null;
   view.ended = null;
+  view.alerts = [];
+  view.peerLeft = null;
   render();
 }
 

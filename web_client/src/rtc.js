@@ -19,7 +19,8 @@ export const tcState = {
   media: "",
   connectionState: "new",
   localMedia: "", // "video" | "audio" | ""
-  restarts: 0,
+  restarts: 0, // caller: fresh peer connections after the first
+  iceRestarts: 0, // caller: ICE restarts on the same peer connection
 };
 const testHook = { pc: null, state: tcState };
 if (typeof window !== "undefined") window.__tc = testHook;
@@ -196,8 +197,7 @@ function onConnectionState(c, pc, state) {
  * DTLS transport "closed" within milliseconds, long before ICE notices. Start over at once.
  */
 function watchTransport(c, pc) {
-  const sender = pc.getSenders().find((s) => s.transport);
-  const transport = sender && sender.transport;
+  const transport = dtlsTransport(pc);
   if (!transport) return;
   transport.addEventListener("statechange", () => {
     if (c.pc !== pc || c.ended || (transport.state !== "closed" && transport.state !== "failed")) return;
@@ -256,12 +256,58 @@ async function makeOffer(c) {
   if (c.pc !== pc || c.ended) return;
   watchTransport(c, pc);
   sendSignal(c, { type: "offer", sdp: pc.localDescription.sdp });
+  watchForAnswer(c, pc);
+}
+
+/** No answer to our offer in time: start over with a fresh peer and offer (sooner first). */
+function watchForAnswer(c, pc) {
   const timeout = ANSWER_TIMEOUTS_MS[Math.min(c.unanswered, ANSWER_TIMEOUTS_MS.length - 1)];
   setTimer(c, "watchdog", timeout, () => {
     if (c.pc !== pc || pc.signalingState !== "have-local-offer") return;
     c.unanswered += 1;
     restartAsCaller(c);
   });
+}
+
+/** The DTLS transport of the peer connection (shared by every m-line: max-bundle), or null. */
+function dtlsTransport(pc) {
+  const sender = pc.getSenders().find((s) => s.transport);
+  return (sender && sender.transport) || null;
+}
+
+/**
+ * An ICE restart keeps the peer connection, its tracks and its DTLS session: possible only once an
+ * answer was applied (stable, with a remote description) and while DTLS is still up. A peer that
+ * never connected, was closed by the other side or failed starts over instead.
+ */
+function canRestartIce(pc) {
+  if (!pc || pc.signalingState !== "stable" || !pc.remoteDescription) return false;
+  if (pc.connectionState === "closed" || pc.connectionState === "failed") return false;
+  const transport = dtlsTransport(pc);
+  return Boolean(transport) && transport.state === "connected";
+}
+
+/** Offer again now: an ICE restart on the current peer connection, else a fresh peer and offer. */
+async function renegotiateAsCaller(c) {
+  if (c.ended) return;
+  const pc = c.pc;
+  if (pc && pc.connectionState === "connected") return; // came back by itself meanwhile
+  const wasUp = tcState.phase === "connected" || tcState.phase === "reconnecting";
+  if (!canRestartIce(pc)) {
+    closePeer(c);
+    tcState.restarts += 1;
+    setPhase(c, wasUp ? "reconnecting" : "connecting");
+    await makeOffer(c);
+    return;
+  }
+  clearTimer(c, "disconnected");
+  tcState.iceRestarts += 1;
+  if (wasUp) setPhase(c, "reconnecting");
+  const offer = await pc.createOffer({ iceRestart: true });
+  await pc.setLocalDescription(offer);
+  if (c.pc !== pc || c.ended) return;
+  sendSignal(c, { type: "offer", sdp: pc.localDescription.sdp });
+  watchForAnswer(c, pc);
 }
 
 /** The callee reloaded or the network broke: start over with a new peer and a new offer. */
@@ -277,6 +323,12 @@ function restartAsCaller(c) {
 async function applyAnswer(c, sdp) {
   const pc = c.pc;
   if (!pc || pc.signalingState !== "have-local-offer") return; // stale answer to an older offer
+  if (pc.remoteDescription && !sameFingerprints(pc.remoteDescription.sdp, sdp)) {
+    // Our ICE restart was answered by a new peer connection (the other page reloaded): its DTLS
+    // session is not ours, so start over with a fresh peer and offer.
+    restartAsCaller(c);
+    return;
+  }
   await pc.setRemoteDescription({ type: "answer", sdp });
   c.unanswered = 0;
   await flushCandidates(c);
@@ -287,24 +339,48 @@ async function applyAnswer(c, sdp) {
 
 // ---------------------------------------------------------------- callee (patient)
 
+/** The DTLS certificate fingerprints an SDP announces (one per peer connection of the sender). */
+export function sdpFingerprints(sdp) {
+  return new Set([...String(sdp || "").matchAll(/^a=fingerprint:(.+?)\s*$/gm)].map((m) => m[1].toLowerCase()));
+}
+
+/** Both SDPs come from the same peer connection (same DTLS certificates). */
+function sameFingerprints(sdpA, sdpB) {
+  const a = sdpFingerprints(sdpA);
+  const b = sdpFingerprints(sdpB);
+  return a.size > 0 && a.size === b.size && [...b].every((f) => a.has(f));
+}
+
+/** The offer comes from the caller's current peer connection (ICE restart), not a fresh one. */
+function sameCallerPeer(pc, sdp) {
+  if (!pc || !pc.remoteDescription || pc.signalingState !== "stable") return false;
+  if (pc.connectionState === "closed" || pc.connectionState === "failed") return false;
+  return sameFingerprints(pc.remoteDescription.sdp, sdp);
+}
+
 /**
  * Answer an offer. Only the latest offer is answered (the caller may have offered again while we
- * were getting camera access), and a fresh offer gets a fresh peer when the current one already
- * has a remote description (the caller started over).
+ * were getting camera access). An offer from the caller's current peer connection (same DTLS
+ * certificate: an ICE restart) is answered on our current peer, which keeps its tracks; any other
+ * offer gets a fresh peer when the current one already has a remote description (the caller
+ * started over).
  */
 async function acceptOffer(c, msg) {
   if (c.latestOffer !== msg) return;
   let pc = c.pc;
-  if (!pc || pc.remoteDescription || pc.signalingState !== "stable") pc = openPeer(c);
+  const renegotiation = sameCallerPeer(pc, msg.sdp);
+  if (!renegotiation && (!pc || pc.remoteDescription || pc.signalingState !== "stable")) pc = openPeer(c);
   await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
   await flushCandidates(c);
-  const stream = await c.media;
-  if (c.pc !== pc || c.ended || c.latestOffer !== msg) return;
-  addLocalTracks(pc, stream);
+  if (!renegotiation) {
+    const stream = await c.media;
+    if (c.pc !== pc || c.ended || c.latestOffer !== msg) return;
+    addLocalTracks(pc, stream);
+  }
   const answer = await pc.createAnswer();
   await pc.setLocalDescription(answer);
   if (c.pc !== pc || c.ended || c.latestOffer !== msg) return;
-  watchTransport(c, pc);
+  if (!renegotiation) watchTransport(c, pc);
   sendSignal(c, { type: "answer", sdp: pc.localDescription.sdp });
 }
 
@@ -390,6 +466,7 @@ export function startCall({ roomId, role, iceServers, send, hooks, reoffer = fal
     call.hooks = hooks;
     call.send = send;
     if (reoffer && role === "caller") restartAsCaller(call);
+    else renegotiate(roomId); // our socket came back: offers sent meanwhile may be lost
     return "kept";
   }
   const early = earlySignals.filter((msg) => msg.room_id === roomId);
@@ -412,11 +489,36 @@ export function startCall({ roomId, role, iceServers, send, hooks, reoffer = fal
     media: startLocalMedia().catch(() => null), // no media at all still lets us receive
   };
   call = c;
-  Object.assign(tcState, { role, roomId, phase: "connecting", media: "", connectionState: "new", restarts: 0 });
+  Object.assign(tcState, {
+    role,
+    roomId,
+    phase: "connecting",
+    media: "",
+    connectionState: "new",
+    restarts: 0,
+    iceRestarts: 0,
+  });
   c.hooks.onPhase("connecting", "");
   if (role === "caller") enqueue(c, () => makeOffer(c));
   for (const msg of early) enqueueSignal(c, msg);
   return "started";
+}
+
+/**
+ * The other member is back (`call:peer` state "back"), or our own socket is: the caller whose
+ * peer connection is not "connected" offers again at once (ICE restart, or a fresh peer when the
+ * current one cannot be restarted) instead of waiting for its retry timers. Returns true when a
+ * new offer is under way; the callee does nothing (it answers the caller's offer).
+ */
+export function renegotiate(roomId) {
+  const c = call;
+  if (!c || c.ended || c.role !== "caller" || (roomId && c.roomId !== roomId)) return false;
+  if (c.pc && c.pc.connectionState === "connected") return false;
+  clearTimer(c, "watchdog");
+  clearTimer(c, "disconnected");
+  c.unanswered = 0;
+  enqueue(c, () => renegotiateAsCaller(c));
+  return true;
 }
 
 /** True while a call is going and its peer connection reports "connected". */

@@ -11,11 +11,16 @@ export function show(el, visible = true) {
   if (el) el.hidden = !visible;
 }
 
+/** Set the text of `el` only when it changes (a live region announces every replacement). */
+export function setText(el, text) {
+  if (el && el.textContent !== text) el.textContent = text;
+}
+
 /** Set the call-state element: machine-readable data-state / data-media, readable text. */
 export function setCallState(el, state, media, text) {
   el.dataset.state = state;
   el.dataset.media = state === "connected" ? media || "" : "";
-  el.textContent = text;
+  setText(el, text);
 }
 
 /** Show `text` in an alert box (hidden when empty), keeping the error code in data-code. */

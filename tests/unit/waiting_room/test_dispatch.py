@@ -46,3 +46,19 @@ def test_member_orders_ties_by_sequence_and_round_trips() -> None:
         dispatch.queue_member(-1, rid)
     with pytest.raises(ValueError):
         dispatch.request_of_member("no-separator")
+
+
+def test_missed_offers_pause_at_the_second_in_a_row() -> None:
+    settings = dispatch.DispatchSettings()
+    assert dispatch.missed_offer_outcome(0, settings) == (1, False)
+    assert dispatch.missed_offer_outcome(1, settings) == (2, True)
+    strict = dispatch.DispatchSettings(max_missed_offers=1)
+    assert dispatch.missed_offer_outcome(0, strict) == (1, True)
+
+
+def test_dispatch_settings_are_checked() -> None:
+    with pytest.raises(ValueError):
+        dispatch.DispatchSettings(offer_timeout=-1)
+    with pytest.raises(ValueError):
+        dispatch.DispatchSettings(max_missed_offers=0)
+    assert dispatch.DispatchSettings().offer_timeout == 30.0
