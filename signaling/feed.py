@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from waiting_room.model import GpStatus, Role, UserId
 from waiting_room.redis_store import RedisLiveStore
 from waiting_room.service import WaitingRoom
 from waiting_room.sla import Forecast, GpLoad, ServiceTimes, forecast
+from waiting_room.store import QueuedEntry
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class FeedSettings:
     stats_every: float = 10.0
     """Queue statistics go out on change, and at least this often (real time)."""
     timers_per_tick: int = 500
+    reconcile_every: float = 30.0
+    """How often (real time) one node checks the live queue against SQL."""
 
 
 class Feed:
@@ -63,7 +66,10 @@ class Feed:
         handlers: SocketHandlers,
         recover: Callable[[], Awaitable[str]],
         settings: FeedSettings | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._monotonic = monotonic
+        """Real time for the throttles (never the scaled business clock)."""
         self._emit = emitter
         self._room = room
         self._live = live
@@ -80,6 +86,7 @@ class Feed:
         self._sent: dict[UserId, tuple[tuple[Any, ...], float]] = {}
         self._alerted: set[str] = set()
         self._last_stats: tuple[tuple[int, int], float] | None = None
+        self._last_reconcile = monotonic()
         handlers.at_risk = lambda: self.at_risk
 
     # -- loops --------------------------------------------------------------------------------
@@ -117,6 +124,11 @@ class Feed:
             except Exception:
                 logger.exception("timer %s failed", timer)
         await self.publish()
+        if self._monotonic() - self._last_reconcile >= self.settings.reconcile_every:
+            self._last_reconcile = self._monotonic()
+            lock_ms = int(self.settings.reconcile_every * 1000 * 0.8)
+            if await self._live.try_lock("reconcile", lock_ms):
+                await self._room.reconcile()
 
     async def check_epoch(self) -> None:
         """Redis came back empty (no build marker): rebuild from SQL; another node rebuilt it
@@ -140,7 +152,8 @@ class Feed:
 
     # -- feedback -------------------------------------------------------------------------------
     async def publish(self) -> None:
-        entries = await self._live.queue_entries()
+        line = await self._live.queue_entries()
+        entries = [e for e in line if not e.offered]  # offered ones are about to start
         gps = await self._live.all_gps()
         now = self._clock.now().timestamp()
         loads = [GpLoad(GpStatus(g.status), g.since, g.until) for g in gps.values()]
@@ -149,13 +162,16 @@ class Feed:
             i for i, e in enumerate(entries) if predicted is None or predicted[i].at_risk
         ]
         self.at_risk = len(at_risk_indices)
-        await self._push_places(entries, predicted, now)
-        await self._raise_alerts(entries, predicted, at_risk_indices, now)
-        await self._push_stats(
-            len(entries), now - min((e.arrival_ts for e in entries), default=now)
+        by_member = (
+            None
+            if predicted is None
+            else {e.member: f for e, f in zip(entries, predicted, strict=True)}
         )
-        self._metrics.queue_length.set(len(entries))
-        self._metrics.oldest_wait.set(max((now - e.arrival_ts for e in entries), default=0.0))
+        await self._push_places(line, by_member, now)
+        await self._raise_alerts(entries, predicted, at_risk_indices, now)
+        await self._push_stats(len(line), now - min((e.arrival_ts for e in line), default=now))
+        self._metrics.queue_length.set(len(line))
+        self._metrics.oldest_wait.set(max((now - e.arrival_ts for e in line), default=0.0))
         self._metrics.at_risk.set(self.at_risk)
         for status in GpStatus:
             self._metrics.gps.labels(status.value).set(
@@ -163,19 +179,24 @@ class Feed:
             )
 
     async def _push_places(
-        self, entries: list[Any], predicted: list[Forecast] | None, now: float
+        self, line: list[QueuedEntry], predicted: Mapping[str, Forecast] | None, now: float
     ) -> None:
-        real_now = time.monotonic()
-        size = len(entries)
+        """Places in the whole line (offered requests included); estimated waits of the waiting
+        ones. Offered patients were told at once and are not pushed here."""
+        real_now = self._monotonic()
+        size = len(line)
         queued_here: set[UserId] = set()
-        for index, entry in enumerate(entries):
+        for index, entry in enumerate(line):
+            if entry.offered:
+                continue
             sids = self._sessions.sids_of(entry.patient_id)
             if not sids:
                 continue
             queued_here.add(entry.patient_id)
             eta = None
-            if predicted is not None:
-                eta = (predicted[index].start_low - now, predicted[index].start_high - now)
+            if predicted is not None and entry.member in predicted:
+                forecast_of = predicted[entry.member]
+                eta = (forecast_of.start_low - now, forecast_of.start_high - now)
             payload = request_payload(
                 dispatch.request_of_member(entry.member),
                 "waiting",
@@ -250,7 +271,7 @@ class Feed:
         )
 
     async def _push_stats(self, size: int, oldest: float) -> None:
-        real_now = time.monotonic()
+        real_now = self._monotonic()
         shown = (size, self.at_risk)
         if self._last_stats is not None:
             last_shown, last_at = self._last_stats

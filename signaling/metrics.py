@@ -24,7 +24,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.queue_length = Gauge("tc_queue_length", "Requests waiting in the queue", registry=r)
+        self.queue_length = Gauge(
+            "tc_queue_length", "Requests in the queue, waiting or held by an offer", registry=r
+        )
         self.oldest_wait = Gauge(
             "tc_queue_oldest_wait_seconds", "Wait of the oldest queued request", registry=r
         )

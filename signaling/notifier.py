@@ -127,6 +127,11 @@ class SocketNotifier:
             "wrap_up_until": (
                 _iso(until) if view.status is GpStatus.WRAP_UP and until is not None else None
             ),
+            "wrap_up_in_seconds": (
+                round(max(until - now.timestamp(), 0.0), 1)
+                if view.status is GpStatus.WRAP_UP and until is not None
+                else None
+            ),
             "missed_offers": view.missed,
         }
 

@@ -8,22 +8,27 @@ from typing import Any
 import redis.asyncio as aioredis
 import socketio
 
+from waiting_room.redis_store import bounded_pool
+
 FANOUT_POOL_SIZE = 16
 """Bounded: an unbounded pool opened thousands of connections under load (TESTING.md)."""
 
 
+class BoundedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    """python-socketio's Redis manager on a bounded, retrying connection pool (its own
+    `redis_options` cannot choose the pool class)."""
+
+    def _redis_connect(self) -> None:
+        self.redis = aioredis.Redis.from_pool(bounded_pool(self.redis_url, FANOUT_POOL_SIZE))
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+
+
 def socketio_manager(redis_url: str | None) -> Any:
-    """python-socketio's Redis manager when nodes share a Redis, else None (one node)."""
+    """The socket.io fan-out between nodes sharing a Redis, else None (one node)."""
     if redis_url is None:
         return None
-    return socketio.AsyncRedisManager(
-        redis_url,
-        channel="teleconsult",
-        redis_options={
-            "max_connections": FANOUT_POOL_SIZE,
-            "connection_pool_class": aioredis.BlockingConnectionPool,
-        },
-    )
+    return BoundedRedisManager(redis_url, channel="teleconsult")
 
 
 class LoginLimiter:

@@ -12,6 +12,10 @@ from importlib import resources
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from waiting_room.model import CallRoom, RequestId, RoomId, UserId
 from waiting_room.store import GpLive, Picked, QueuedEntry
@@ -22,6 +26,8 @@ logger = logging.getLogger(__name__)
 _P = "{tc}"
 QUEUE = f"{_P}:queue"
 QUEUE_META = f"{_P}:queue:meta"
+OFFERED = f"{_P}:offered"
+"""Requests held by an offer: out of the pick's reach, still in the line patients see."""
 IDLE = f"{_P}:idle"
 GPS = f"{_P}:gps"
 TIMERS = f"{_P}:timers"
@@ -58,10 +64,21 @@ def connect(url: str | None, max_connections: int = 16) -> aioredis.Redis:
 
         logger.warning("no Redis URL configured: running one node on an in-process Redis")
         return cast(aioredis.Redis, fakeredis.FakeAsyncRedis(decode_responses=True))
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=5, decode_responses=True
+    return aioredis.Redis.from_pool(bounded_pool(url, max_connections, decode_responses=True))
+
+
+def bounded_pool(url: str, max_connections: int, **kwargs: Any) -> aioredis.BlockingConnectionPool:
+    """A pool that waits (up to 5 s) for a free connection instead of opening more, and retries a
+    command whose connection died (Redis restarted): pooled connections are stale after a
+    restart and each would otherwise fail one command."""
+    return aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=5,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        **kwargs,
     )
-    return aioredis.Redis.from_pool(pool)  # the client owns the pool and closes it
 
 
 def _meta(entry: QueuedEntry) -> str:
@@ -109,38 +126,75 @@ class RedisLiveStore:
 
     # -- queue -----------------------------------------------------------------------------
     async def enqueue(self, entry: QueuedEntry) -> None:
+        """Waiting (again) at the entry's place; no longer offered."""
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.zadd(QUEUE, {entry.member: entry.score})
+            pipe.zrem(OFFERED, entry.member)
             pipe.hset(QUEUE_META, entry.member, _meta(entry))
             await pipe.execute()
 
     async def dequeue(self, member: str) -> None:
+        """Out of the line: accepted, cancelled, abandoned."""
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.zrem(QUEUE, member)
+            pipe.zrem(OFFERED, member)
             pipe.hdel(QUEUE_META, member)
             await pipe.execute()
 
     async def queue_entries(self) -> list[QueuedEntry]:
+        """The line patients see, best first: waiting and offered requests (flagged)."""
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.zrange(QUEUE, 0, -1, withscores=True)
+            pipe.zrange(OFFERED, 0, -1, withscores=True)
             pipe.hgetall(QUEUE_META)
-            members, meta = await pipe.execute()
+            waiting, offered, meta = await pipe.execute()
         entries = []
-        for member, score in cast(list[tuple[str, float]], members):
-            raw = cast(dict[str, str], meta).get(member)
-            if raw is None:
-                continue
-            patient, arrival, deadline = raw.split("|")
-            entries.append(
-                QueuedEntry(member, float(score), UserId(patient), float(arrival), float(deadline))
-            )
+        for rows, is_offered in ((waiting, False), (offered, True)):
+            for member, score in cast(list[tuple[str, float]], rows):
+                raw = cast(dict[str, str], meta).get(member)
+                if raw is None:
+                    continue
+                patient, arrival, deadline = raw.split("|")
+                entries.append(
+                    QueuedEntry(
+                        member,
+                        float(score),
+                        UserId(patient),
+                        float(arrival),
+                        float(deadline),
+                        is_offered,
+                    )
+                )
+        if offered:
+            entries.sort(key=lambda e: (e.score, e.member))
         return entries
 
     async def queue_size(self) -> int:
-        return int(await self._r.zcard(QUEUE))
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.zcard(QUEUE)
+            pipe.zcard(OFFERED)
+            waiting, offered = await pipe.execute()
+        return int(waiting) + int(offered)
 
     async def rank(self, member: str) -> int | None:
-        return cast(int | None, await self._r.zrank(QUEUE, member))
+        """0-based place in the line (waiting and offered requests with a lower score)."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.zscore(QUEUE, member)
+            pipe.zscore(OFFERED, member)
+            in_queue, in_offered = await pipe.execute()
+        score = in_queue if in_queue is not None else in_offered
+        if score is None:
+            return None
+        value = float(score)
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.zcount(QUEUE, "-inf", f"({value!r}")
+            pipe.zcount(OFFERED, "-inf", f"({value!r}")
+            pipe.zrangebyscore(QUEUE, value, value)
+            pipe.zrangebyscore(OFFERED, value, value)
+            ahead_waiting, ahead_offered, tied_waiting, tied_offered = await pipe.execute()
+        # Equal scores order by member (the arrival sequence number comes first in it).
+        tied = sum(1 for m in [*tied_waiting, *tied_offered] if m < member)
+        return int(ahead_waiting) + int(ahead_offered) + tied
 
     # -- GPs and the pick --------------------------------------------------------------------
     async def set_idle(self, gp_id: UserId, since_ts: float) -> None:
@@ -150,7 +204,7 @@ class RedisLiveStore:
         await self._r.zrem(IDLE, gp_id)
 
     async def pick(self) -> Picked | None:
-        result: Any = await self._pick(keys=[QUEUE, IDLE])
+        result: Any = await self._pick(keys=[QUEUE, IDLE, OFFERED])
         if not result:
             return None
         member, score, gp_id, idle_since = result
@@ -159,6 +213,7 @@ class RedisLiveStore:
     async def put_back(self, picked: Picked, entry: QueuedEntry | None) -> None:
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.zadd(IDLE, {picked.gp_id: picked.gp_idle_since})
+            pipe.zrem(OFFERED, picked.member)
             if entry is not None:
                 pipe.zadd(QUEUE, {entry.member: entry.score})
                 pipe.hset(QUEUE_META, entry.member, _meta(entry))
@@ -290,6 +345,10 @@ class RedisLiveStore:
     async def built_epoch(self) -> str | None:
         return cast(str | None, await self._r.get(BUILT))
 
+    async def try_lock(self, name: str, ttl_ms: int) -> bool:
+        """A lock that expires by itself: one node at a time does a periodic chore."""
+        return bool(await self._r.set(f"{_P}:lock:{name}", self.node_id, nx=True, px=ttl_ms))
+
     async def try_lock_recovery(self, ttl_ms: int) -> bool:
         return bool(await self._r.set(RECOVERY_LOCK, self.node_id, nx=True, px=ttl_ms))
 
@@ -303,7 +362,9 @@ class RedisLiveStore:
         old_gps = cast(set[str], await self._r.smembers(GPS))
         epoch = secrets.token_hex(8)
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.delete(QUEUE, QUEUE_META, IDLE, TIMERS, GPS, *[_gp_key(g) for g in old_gps])
+            pipe.delete(
+                QUEUE, QUEUE_META, OFFERED, IDLE, TIMERS, GPS, *[_gp_key(g) for g in old_gps]
+            )
             for e in entries:
                 pipe.zadd(QUEUE, {e.member: e.score})
                 pipe.hset(QUEUE_META, e.member, _meta(e))
@@ -317,10 +378,10 @@ class RedisLiveStore:
                     },
                 )
             for gp_id, live in gps.items():
+                # An available GP joins the idle line only when their page reconnects
+                # (gp_connected): offers go to GPs who can see them.
                 pipe.hset(_gp_key(gp_id), mapping=_gp_mapping(live))
                 pipe.sadd(GPS, gp_id)
-                if live.status == "available":
-                    pipe.zadd(IDLE, {gp_id: live.since})
             pipe.set(BUILT, epoch)
             await pipe.execute()
         return epoch

@@ -178,7 +178,6 @@ class WaitingRoom:
         position = None
         if request.state in QUEUED:
             rank = await self._live.rank(dispatch.queue_member(request.seq, request.id))
-            # An offered request is out of the live queue but keeps its place: it is served next.
             position = 1 if rank is None else rank + 1
         return PatientView(request, position, size)
 
@@ -277,6 +276,7 @@ class WaitingRoom:
             plan_transition(request, S.ACCEPTED, now, f"physician:{gp_id}", room_id=room_id)
         )
         await self._live.cancel(f"offer:{request_id}:{gp_id}")
+        await self._live.dequeue(dispatch.queue_member(request.seq, request.id))
         room = CallRoom(room_id, request.id, request.patient_id, gp_id)
         await self._live.save_room(room)
         await self._live.set_gp(
@@ -415,6 +415,40 @@ class WaitingRoom:
         elif user_id == room.gp_id:
             await self._physician_lost(room)
 
+    # -- reconciliation --------------------------------------------------------------------------
+    async def reconcile(self, min_age: float = 10.0) -> int:
+        """Repair the live queue against SQL (the source of truth): a request waiting in SQL but
+        missing from Redis (a node died between the two writes) is queued again at its place; an
+        offer SQL still holds but no GP holds any more returns to waiting; Redis entries SQL no
+        longer queues are dropped. Only changes older than ``min_age`` seconds are touched, so a
+        write in progress is not mistaken for a loss. Returns the number of repairs."""
+        now = self._now()
+        line = {e.member: e for e in await self._live.queue_entries()}
+        queued = await self._requests.queued()
+        repairs = 0
+        for request in queued:
+            member = dispatch.queue_member(request.seq, request.id)
+            age = now - request.updated_at.timestamp()
+            if age < min_age:
+                line.pop(member, None)
+                continue
+            entry = line.pop(member, None)
+            if request.state is S.WAITING and (entry is None or entry.offered):
+                await self._live.enqueue(queue_entry(request))
+                repairs += 1
+            elif request.state is S.OFFERED and request.gp_id is not None:
+                live = await self._live.get_gp(request.gp_id)
+                if live.status != GpStatus.OFFERED or live.request_id != request.id:
+                    await self._return_offer(request.gp_id, request.id, "system:reconcile")
+                    repairs += 1
+        for member in line:  # in Redis, no longer queued in SQL
+            await self._live.dequeue(member)
+            repairs += 1
+        if repairs:
+            logger.warning("live queue repaired against SQL: %d change(s)", repairs)
+            await self.dispatch()
+        return repairs
+
     # -- dispatch ------------------------------------------------------------------------------
     async def dispatch(self, started: float | None = None) -> int:
         """Offer waiting requests to idle GPs until one side runs out. Returns offers made."""
@@ -461,7 +495,7 @@ class WaitingRoom:
             GpView(picked.gp_id, GpStatus.OFFERED, request, None, until, previous.missed)
         )
         self._observe.offer_made(time.perf_counter() - started)
-        await self._notify.patient_changed(PatientView(request, 1, await self._live.queue_size()))
+        await self._notify.patient_changed(await self.patient_view(request))
         return True
 
     async def _return_offer(self, gp_id: UserId, request_id: RequestId, actor: str) -> None:

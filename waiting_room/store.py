@@ -98,6 +98,8 @@ class QueuedEntry:
     patient_id: UserId
     arrival_ts: float
     deadline_ts: float
+    offered: bool = False
+    """Held by an offer: not for the pick, still in the line."""
 
 
 @dataclass(frozen=True, slots=True)

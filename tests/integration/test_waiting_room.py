@@ -218,9 +218,13 @@ async def test_oldest_first_and_longest_idle_gp_first(world: World) -> None:
     await w.room.gp_available(g1)
     offer = w.notes.last_gp(g1).offer
     assert offer is not None and offer.id == views[1].request.id
-    assert await w.position(views[2].request.id) == 1
+    # Offered requests keep their place in the line until accepted: the third is still third.
+    assert await w.position(views[2].request.id) == 3
     stats = await w.room.queue_stats()
-    assert stats.size == 1 and stats.oldest_wait_seconds == pytest.approx(1.0)
+    assert stats.size == 3 and stats.oldest_wait_seconds == pytest.approx(3.0)
+    await w.room.accept(g2, views[0].request.id)
+    assert await w.position(views[2].request.id) == 2
+    assert (await w.room.queue_stats()).size == 2
 
 
 async def test_idle_line_is_longest_idle_first(world: World) -> None:
@@ -546,3 +550,27 @@ async def test_patients_who_come_back_after_a_rebuild_keep_their_place(world: Wo
         await w.connect(p)
     await w.advance(w.settings.patient_grace * 2)
     assert [await w.position(v.request.id) for v in views] == [1, 2]
+
+
+async def test_reconcile_repairs_the_live_queue_against_sql(world: World) -> None:
+    w = world
+    views = [await w.room.request_video(p) for p in w.patients[:3]]
+    # A node died between the SQL commit and the Redis write: the second request is missing.
+    from waiting_room.dispatch import queue_member
+
+    lost = views[1].request
+    await w.live.dequeue(queue_member(lost.seq, lost.id))
+    assert await w.room.reconcile(min_age=10) == 0  # too recent: maybe a write in progress
+    w.clock.advance(11)
+    assert await w.room.reconcile(min_age=10) == 1
+    assert [await w.position(v.request.id) for v in views] == [1, 2, 3]
+    # An offer SQL holds but no GP holds any more goes back to waiting.
+    await w.room.gp_available(w.gps[0])
+    from waiting_room.store import GpLive
+
+    await w.live.set_gp(w.gps[0], GpLive(GpStatus.UNAVAILABLE))
+    w.clock.advance(11)
+    assert await w.room.reconcile(min_age=10) == 1
+    assert await w.state(views[0].request.id) is RequestState.WAITING
+    assert await w.position(views[0].request.id) == 1
+    assert await w.room.reconcile(min_age=10) == 0  # nothing left to repair

@@ -51,42 +51,66 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        for _ in range(5):
+            self.port = free_port()
+            if self._spawn():
+                return self
+        raise RuntimeError("redis-server did not start")
+
+    def start_again(self, timeout: float = 10.0) -> RedisServer:
+        """After ``stop()``: a new, empty redis-server on the same port (no persistence), which is
+        what a Redis restart looks like to the nodes connected to it."""
+        if self.port == 0:
+            raise RuntimeError("start() first: there is no port to start again on")
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._spawn():
+                return self
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start again on port {self.port}")
+            time.sleep(0.1)
+
+    def restart_empty(self) -> RedisServer:
+        """Stop this redis-server and start an empty one on the same port at once."""
+        self.stop()
+        return self.start_again()
+
+    def _spawn(self) -> bool:
+        """Start redis-server on ``self.port``; True once it answers PING."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed: run `make test`, which installs it")
-        for _ in range(5):
-            self.port = free_port()
-            self.proc = subprocess.Popen(
-                [
-                    binary,
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.workdir),
-                    "--protected-mode",
-                    "yes",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                with (
-                    contextlib.suppress(OSError),
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn,
-                ):
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        return self
-                time.sleep(0.02)
-            _stop(self.proc)
-        raise RuntimeError("redis-server did not start")
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn,
+            ):
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    return True
+            time.sleep(0.02)
+        _stop(self.proc)
+        return False
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -100,12 +124,16 @@ class RedisServer:
 
 @dataclass
 class ServerProcess:
-    """`teleconsult serve --port 0` in a subprocess; its port is read from `LISTENING <port>`."""
+    """`teleconsult serve --port 0` in a subprocess; its port is read from `LISTENING <port>`.
+
+    ``bind_port`` fixes the port instead (e.g. ``free_port()``), so that a node started again
+    after ``kill()`` listens where its clients reconnect by themselves."""
 
     data_dir: Path
     redis_url: str | None = None
     extra_args: Sequence[str] = ()
     env: dict[str, str] = field(default_factory=dict)
+    bind_port: int = 0
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -120,7 +148,7 @@ class ServerProcess:
             str(TELECONSULT),
             "serve",
             "--port",
-            "0",
+            str(self.bind_port),
             "--data-dir",
             str(self.data_dir),
             "--demo",

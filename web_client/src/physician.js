@@ -291,7 +291,8 @@ function onGpState(payload) {
   view.offer = offer;
   view.gpRoomId = payload.room_id || null;
   view.missedOffers = Number.isInteger(payload.missed_offers) ? payload.missed_offers : 0;
-  view.wrapUpDeadline = status === "wrap_up" ? deadlineFrom(null, payload.wrap_up_until) : null;
+  view.wrapUpDeadline =
+    status === "wrap_up" ? deadlineFrom(payload.wrap_up_in_seconds, payload.wrap_up_until) : null;
   if (status !== "in_call") {
     view.accepting = false;
     // The call ended while the socket was away (this push comes on connect): show it ended here.
