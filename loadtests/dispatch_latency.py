@@ -165,6 +165,17 @@ async def main() -> None:
                 for i in range(1, args.gps + 1)
             )
         )
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/metrics") as resp:
+                metrics = await resp.text()
+        ticks = {
+            line.split()[0]: float(line.split()[1])
+            for line in metrics.splitlines()
+            if line.startswith(("tc_feed_tick_seconds_sum", "tc_feed_tick_seconds_count"))
+        }
+        tick_ms = (
+            1000 * ticks["tc_feed_tick_seconds_sum"] / max(ticks["tc_feed_tick_seconds_count"], 1)
+        )
         ms = [s * 1000 for s in samples]
         print(
             json.dumps(
@@ -177,6 +188,7 @@ async def main() -> None:
                     "p90_ms": round(_pct(ms, 0.90), 2),
                     "p99_ms": round(_pct(ms, 0.99), 2),
                     "max_ms": round(max(ms), 2),
+                    "feed_tick_mean_ms": round(tick_ms, 1),
                     "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores",
                     "python": platform.python_version(),
                     "date": datetime.now(UTC).strftime("%Y-%m-%d"),

@@ -111,6 +111,7 @@ class Feed:
             except Exception:
                 logger.exception("feed tick failed")
             elapsed = time.monotonic() - started
+            self._metrics.feed_tick.observe(elapsed)
             await asyncio.sleep(max(self.settings.tick_seconds - elapsed, 0.05))
 
     async def tick(self) -> None:
@@ -157,7 +158,11 @@ class Feed:
         gps = await self._live.all_gps()
         now = self._clock.now().timestamp()
         loads = [GpLoad(GpStatus(g.status), g.since, g.until) for g in gps.values()]
-        predicted = forecast([e.deadline_ts for e in entries], loads, now, self._service)
+        deadlines = [e.deadline_ts for e in entries]
+        if len(deadlines) < 500:
+            predicted = forecast(deadlines, loads, now, self._service)
+        else:  # pure and CPU-bound: off the event loop for a long line
+            predicted = await asyncio.to_thread(forecast, deadlines, loads, now, self._service)
         at_risk_indices = [
             i for i, e in enumerate(entries) if predicted is None or predicted[i].at_risk
         ]

@@ -59,6 +59,13 @@ class Metrics:
             registry=r,
         )
 
+        self.feed_tick = Histogram(
+            "tc_feed_tick_seconds",
+            "Duration of one feed tick (timers, forecast, pushes) on this node",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+
     # -- the waiting room's Observer -------------------------------------------------------------
     def offer_made(self, latency_seconds: float) -> None:
         self.offers.inc()

@@ -6,6 +6,8 @@ in-process Redis (fakeredis with Lua), so the scripts and commands are the same 
 
 from __future__ import annotations
 
+import asyncio
+import heapq
 import logging
 import secrets
 from importlib import resources
@@ -82,7 +84,35 @@ def bounded_pool(url: str, max_connections: int, **kwargs: Any) -> aioredis.Bloc
 
 
 def _meta(entry: QueuedEntry) -> str:
-    return f"{entry.patient_id}|{entry.arrival_ts!r}|{entry.deadline_ts!r}"
+    """What the feed needs of each queued request, in one string: it reads the whole line every
+    second, so the members come without scores (no per-score conversion) and this is split once."""
+    return f"{entry.patient_id}|{entry.arrival_ts!r}|{entry.deadline_ts!r}|{entry.score!r}"
+
+
+def _line(waiting: list[str], offered: list[str], meta: dict[str, str]) -> list[QueuedEntry]:
+    line = _entries(waiting, meta, False)
+    if offered:  # few: merge them into the ordered waiting line
+        held = _entries(offered, meta, True)
+        line = list(heapq.merge(line, held, key=lambda e: (e.score, e.member)))
+    return line
+
+
+def _entries(members: list[str], meta: dict[str, str], offered: bool) -> list[QueuedEntry]:
+    entries = []
+    for member in members:
+        raw = meta.get(member)
+        if raw is None:
+            continue
+        fields = raw.split("|")
+        patient, arrival, deadline = fields[:3]
+        # Entries written before the score was kept here score by their deadline.
+        score = fields[3] if len(fields) > 3 else deadline
+        entries.append(
+            QueuedEntry(
+                member, float(score), UserId(patient), float(arrival), float(deadline), offered
+            )
+        )
+    return entries
 
 
 def _gp_mapping(live: GpLive) -> dict[Any, Any]:
@@ -144,30 +174,15 @@ class RedisLiveStore:
     async def queue_entries(self) -> list[QueuedEntry]:
         """The line patients see, best first: waiting and offered requests (flagged)."""
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.zrange(QUEUE, 0, -1, withscores=True)
-            pipe.zrange(OFFERED, 0, -1, withscores=True)
+            pipe.zrange(QUEUE, 0, -1)
+            pipe.zrange(OFFERED, 0, -1)
             pipe.hgetall(QUEUE_META)
             waiting, offered, meta = await pipe.execute()
-        entries = []
-        for rows, is_offered in ((waiting, False), (offered, True)):
-            for member, score in cast(list[tuple[str, float]], rows):
-                raw = cast(dict[str, str], meta).get(member)
-                if raw is None:
-                    continue
-                patient, arrival, deadline = raw.split("|")
-                entries.append(
-                    QueuedEntry(
-                        member,
-                        float(score),
-                        UserId(patient),
-                        float(arrival),
-                        float(deadline),
-                        is_offered,
-                    )
-                )
-        if offered:
-            entries.sort(key=lambda e: (e.score, e.member))
-        return entries
+        if len(waiting) < 500:
+            return _line(waiting, offered, meta)
+        # A long line is parsed off the event loop (the thread gives the GIL back every few
+        # milliseconds), so offers and relays keep flowing meanwhile.
+        return await asyncio.to_thread(_line, waiting, offered, meta)
 
     async def queue_size(self) -> int:
         async with self._r.pipeline(transaction=False) as pipe:
