@@ -180,6 +180,23 @@ class Accounts:
             row = (await conn.execute(select(users).where(users.c.id == user_id))).one_or_none()
         return None if row is None else _user(row)
 
+    async def by_email(self, email: str) -> User | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(users).where(users.c.email == email))).one_or_none()
+        return None if row is None else _user(row)
+
+    async def patient_by_mobile(self, mobile: str) -> User | None:
+        """The patient account with this mobile number (E.164), if exactly one has it."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(users).where(
+                        users.c.mobile == mobile, users.c.role == Role.PATIENT.value
+                    )
+                )
+            ).all()
+        return _user(rows[0]) if len(rows) == 1 else None
+
     async def exists(self, email: str) -> bool:
         async with self._engine.connect() as conn:
             row = (

@@ -24,7 +24,7 @@ def create_engine(url: str) -> AsyncEngine:
         # on several connections wait in SQLite's busy handler (sleeps of up to 100 ms), where
         # one shared connection makes them queue in asyncio instead (tail latency).
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=15
         )
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
 from records.accounts import Accounts, Identity
 from records.errors import EmailTaken
+from records.schedule import SqlScheduleStore
 from waiting_room.model import Role
+from waiting_room.schedule import PARIS
 
 logger = logging.getLogger(__name__)
 
@@ -60,4 +62,27 @@ async def seed_demo(accounts: Accounts, now: datetime) -> int:
     logger.info(
         "demo accounts: %d created, %d already there", created, len(demo_accounts()) - created
     )
+    return created
+
+
+DEMO_ROSTER_DAYS: Final = 14
+_DEMO_SHIFT: Final = (time(8, 0), time(22, 0))
+
+
+async def seed_demo_roster(accounts: Accounts, roster: SqlScheduleStore, now: datetime) -> int:
+    """gp1..gp3 rostered 08:00-22:00 Europe/Paris from today for 14 days; idempotent."""
+    created = 0
+    today = now.astimezone(PARIS).date()
+    for i in range(1, 4):
+        gp = await accounts.by_email(f"gp{i}@demo.test")
+        if gp is None:
+            continue
+        for offset in range(DEMO_ROSTER_DAYS + 1):
+            day = today + timedelta(days=offset)
+            start = datetime.combine(day, _DEMO_SHIFT[0], tzinfo=PARIS).astimezone(UTC)
+            end = datetime.combine(day, _DEMO_SHIFT[1], tzinfo=PARIS).astimezone(UTC)
+            if not await roster.has_shift(gp.id, start, end):
+                await roster.add_shift(gp.id, start, end)
+                created += 1
+    logger.info("demo roster: %d shifts created", created)
     return created

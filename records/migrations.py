@@ -10,10 +10,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, DateTime, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from records.schema import metadata, physician_duty, schema_version, sla_alerts
+from records.schema import (
+    appointments,
+    metadata,
+    physician_duty,
+    schema_version,
+    shifts,
+    sla_alerts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +35,15 @@ def _v2_dispatcher(conn: Connection) -> None:
     metadata.create_all(conn, tables=[physician_duty, sla_alerts])
 
 
+def _v3_appointments(conn: Connection) -> None:
+    """Appointments and rosters (R7), and when a GP accepted each request (the served share)."""
+    column_type = DateTime(timezone=True).compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE consultation_requests ADD COLUMN accepted_at {column_type}")
+    metadata.create_all(conn, tables=[shifts, appointments])
+
+
 # (version, step) in order; version 1 is the initial schema.
-MIGRATIONS: Sequence[tuple[int, Migration]] = ((2, _v2_dispatcher),)
+MIGRATIONS: Sequence[tuple[int, Migration]] = ((2, _v2_dispatcher), (3, _v3_appointments))
 LATEST = max((v for v, _ in MIGRATIONS), default=1)
 
 

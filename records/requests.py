@@ -107,6 +107,8 @@ class SqlRequestStore:
         if transition.to_state in TERMINAL or transition.to_state is RequestState.WRAP_UP:
             # The patient may ask again once their call is over (the GP's wrap-up is not theirs).
             values["active_patient_id"] = None
+        if transition.to_state is RequestState.ACCEPTED:
+            values["accepted_at"] = func.coalesce(t.c.accepted_at, transition.at)
         if transition.to_state is RequestState.IN_CALL:
             values["started_at"] = func.coalesce(t.c.started_at, transition.at)
         async with self._engine.begin() as conn:

@@ -98,6 +98,7 @@ consultation_requests = Table(
     Column("gp_id", String(32), ForeignKey("users.id"), nullable=True),
     Column("room_id", String(32), nullable=True),
     Column("ended_reason", String(24), nullable=True),
+    Column("accepted_at", UTCDateTime, nullable=True),  # a GP took it: on time if <= deadline
     Column("started_at", UTCDateTime, nullable=True),  # R12: counts once started with a GP
     Column("priority_credit", Float, nullable=False, server_default=text("0")),  # seconds
     # At most one request under way per patient: the database decides, not a prior read.
@@ -148,4 +149,29 @@ sla_alerts = Table(
     Column("raised_at", UTCDateTime, nullable=False),
     Column("predicted_start", UTCDateTime, nullable=False),
     Column("deadline", UTCDateTime, nullable=False),
+)
+
+shifts = Table(
+    "shifts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("gp_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("starts_at", UTCDateTime, nullable=False, index=True),
+    Column("ends_at", UTCDateTime, nullable=False),
+)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("patient_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("slot_start", UTCDateTime, nullable=False, index=True),
+    Column("slot_end", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # booked | queued | cancelled | superseded
+    Column("version", Integer, nullable=False),
+    Column("request_id", String(32), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # One upcoming appointment per patient: NULL once it is no longer booked.
+    Column("booked_patient_id", String(32), nullable=True, unique=True),
 )

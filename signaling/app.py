@@ -12,11 +12,14 @@ from aiohttp import web
 
 from records.accounts import Accounts
 from records.db import create_engine, default_url
-from records.demo import seed_demo
+from records.demo import seed_demo, seed_demo_roster
 from records.duty import SqlDutyStore
 from records.migrations import migrate
+from records.reports import SqlReports
 from records.requests import SqlRequestStore
+from records.schedule import SqlScheduleStore
 from signaling.auth import TokenService
+from signaling.board import BoardBuilder
 from signaling.config import Settings, jwt_secret
 from signaling.feed import HEARTBEAT_TTL_MS, Feed
 from signaling.handlers import LocalSessions, SocketHandlers
@@ -24,9 +27,12 @@ from signaling.http_api import MAX_BODY, AuthApi, HealthApi, add_api, add_pages,
 from signaling.metrics import Metrics
 from signaling.notifier import SocketNotifier
 from signaling.redis_adapter import LoginLimiter, socketio_manager
+from signaling.schedule_api import ScheduleApi
 from waiting_room import redis_store
-from waiting_room.clock import Clock, ScaledClock, SystemClock
+from waiting_room.appointments import AppointmentBook
+from waiting_room.clock import Clock, OffsetClock, ScaledClock, SystemClock
 from waiting_room.dispatch import DispatchSettings
+from waiting_room.hours import NurseHours
 from waiting_room.recovery import RECOVERY_LOCK_MS, rebuild
 from waiting_room.service import WaitingRoom
 from waiting_room.sla import ServiceTimes
@@ -35,10 +41,14 @@ logger = logging.getLogger(__name__)
 
 
 def make_clock(settings: Settings) -> Clock:
-    if settings.clock_scale == 1.0:
-        return SystemClock()
-    logger.warning("business clock runs %.1f times faster than real time", settings.clock_scale)
-    return ScaledClock(settings.clock_scale)
+    clock: Clock = SystemClock()
+    if settings.clock_scale != 1.0:
+        logger.warning("business clock runs %.1f times faster than real time", settings.clock_scale)
+        clock = ScaledClock(settings.clock_scale)
+    if settings.test_clock:
+        logger.warning("TEST CLOCK: POST /api/test/clock moves business time (never in production)")
+        clock = OffsetClock(clock)
+    return clock
 
 
 async def build_app(settings: Settings, clock: Clock | None = None) -> web.Application:
@@ -96,7 +106,24 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
             await asyncio.sleep(0.1)
         raise RuntimeError("another node's recovery did not finish")
 
-    feed = Feed(sio, room, live, duty, clock, ServiceTimes(), metrics, sessions, handlers, recover)
+    schedule_store = SqlScheduleStore(engine)
+    book = AppointmentBook(schedule_store, room, clock, settings.appointment_share)
+    service_times = ServiceTimes()
+    board = BoardBuilder(SqlReports(engine), duty, book, clock, service_times)
+    feed = Feed(
+        sio,
+        room,
+        live,
+        duty,
+        clock,
+        service_times,
+        metrics,
+        sessions,
+        handlers,
+        recover,
+        book=book,
+        board=board,
+    )
 
     # Start-up: if no other node is alive (all were stopped or killed), the live state is rebuilt
     # from SQL; offers in flight return to waiting. A dead node's heartbeat outlives it by up to
@@ -113,14 +140,22 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
         logger.info("joining %d live node(s)", len(others))
     if settings.demo:
         await seed_demo(accounts, clock.now())
+        await seed_demo_roster(accounts, schedule_store, clock.now())
 
     app = web.Application(client_max_size=MAX_BODY, middlewares=[errors_middleware])
     sio.attach(app)
-    add_api(
-        app,
-        AuthApi(accounts, tokens, LoginLimiter(redis), clock),
-        HealthApi(engine, live),
-    )
+    auth_api = AuthApi(accounts, tokens, LoginLimiter(redis), clock)
+    add_api(app, auth_api, HealthApi(engine, live))
+    ScheduleApi(
+        auth_api,
+        book,
+        schedule_store,
+        accounts,
+        room,
+        clock,
+        NurseHours.parse(settings.nurse_hours),
+        settings.telephony_key,
+    ).add_routes(app, settings.test_clock)
     app.router.add_get("/metrics", metrics.handler)
     add_pages(app, settings.web_dir)
 

@@ -40,6 +40,15 @@ class Settings:
     wrap_up_seconds: float = 120.0
     patient_grace_seconds: float = 120.0
     call_grace_seconds: float = 60.0
+    appointment_share: float = 0.5
+    """R7/R6: share of the rostered capacity appointments may take; the rest stays for immediate
+    requests."""
+    nurse_hours: str = "08:00-20:00"
+    """R9: weekday hours of the nurse platform, Europe/Paris."""
+    telephony_key: str | None = None
+    """Shared secret of the telephony integration (POST /api/phone/incoming); unset: no route."""
+    test_clock: bool = False
+    """Browser tests only: POST /api/test/clock moves the business clock forward."""
     clock_scale: float = 1.0
     """Business seconds per real second (load tests replay a day in minutes); 1 in production."""
     web_dir: Path = field(
@@ -93,6 +102,29 @@ def _parse_seconds(raw: str) -> float:
     return value
 
 
+def _parse_share(raw: str) -> float:
+    value = _parse_seconds(raw)
+    if value > 1:
+        raise ConfigError("the appointment share is between 0 and 1")
+    return value
+
+
+def _parse_hours(raw: str) -> str:
+    from waiting_room.hours import NurseHours
+
+    try:
+        NurseHours.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return raw
+
+
+def _parse_key(raw: str) -> str:
+    if len(raw) < 24:
+        raise ConfigError("the telephony key must be at least 24 characters")
+    return raw
+
+
 def _parse_scale(raw: str) -> float:
     value = _parse_seconds(raw)
     if value <= 0:
@@ -117,6 +149,10 @@ PARSERS: dict[str, Any] = {
     "patient_grace_seconds": _parse_seconds,
     "call_grace_seconds": _parse_seconds,
     "clock_scale": _parse_scale,
+    "appointment_share": _parse_share,
+    "nurse_hours": _parse_hours,
+    "telephony_key": _parse_key,
+    "test_clock": _parse_bool,
     "web_dir": Path,
 }
 

@@ -28,6 +28,7 @@ CALL_START: Final = "call:start"
 CALL_ENDED: Final = "call:ended"
 CALL_PEER: Final = "call:peer"
 SLA_ALERT: Final = "sla:alert"
+BOARD_STATE: Final = "board:state"
 
 MAX_SDP: Final = 60_000
 MAX_CANDIDATE: Final = 1_024

@@ -14,10 +14,12 @@ from typing import Any
 
 from records.duty import SqlDutyStore
 from signaling import events as ev
+from signaling.board import BoardBuilder, board_changed
 from signaling.handlers import LocalSessions, SocketHandlers
 from signaling.metrics import Metrics
-from signaling.notifier import PHYSICIANS_ROOM, Emitter, request_payload
+from signaling.notifier import PHYSICIANS_ROOM, SUPERVISORS_ROOM, Emitter, request_payload
 from waiting_room import dispatch
+from waiting_room.appointments import AppointmentBook
 from waiting_room.clock import Clock
 from waiting_room.model import GpStatus, Role, UserId
 from waiting_room.redis_store import RedisLiveStore
@@ -65,6 +67,8 @@ class Feed:
         sessions: LocalSessions,
         handlers: SocketHandlers,
         recover: Callable[[], Awaitable[str]],
+        book: AppointmentBook | None = None,
+        board: BoardBuilder | None = None,
         settings: FeedSettings | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -80,6 +84,9 @@ class Feed:
         self._sessions = sessions
         self._handlers = handlers
         self._recover = recover
+        self._book = book
+        self._board = board
+        self._last_board: tuple[dict[str, Any], float] | None = None
         self.settings = settings or FeedSettings()
         self.epoch: str | None = None
         self.at_risk = 0
@@ -88,6 +95,7 @@ class Feed:
         self._last_stats: tuple[tuple[int, int], float] | None = None
         self._last_reconcile = monotonic()
         handlers.at_risk = lambda: self.at_risk
+        handlers.board = self.board_now
 
     # -- loops --------------------------------------------------------------------------------
     async def heartbeat_forever(self) -> None:
@@ -116,6 +124,8 @@ class Feed:
 
     async def tick(self) -> None:
         await self.check_epoch()
+        if self._book is not None:
+            await self._book.admit_due()  # R7: appointments enter the queue at their time
         now = self._clock.now().timestamp()
         for timer in await self._live.claim_due(now, self.settings.timers_per_tick):
             try:
@@ -178,6 +188,7 @@ class Feed:
         self._metrics.queue_length.set(len(line))
         self._metrics.oldest_wait.set(max((now - e.arrival_ts for e in line), default=0.0))
         self._metrics.at_risk.set(self.at_risk)
+        await self._push_board(line, gps)
         for status in GpStatus:
             self._metrics.gps.labels(status.value).set(
                 sum(1 for g in gps.values() if g.status == status)
@@ -295,6 +306,31 @@ class Feed:
             to=PHYSICIANS_ROOM,
             ignore_queue=True,  # each node tells its own physicians
         )
+
+    async def board_now(self) -> dict[str, Any]:
+        """The supervisor board as of now (a supervisor's page just connected)."""
+        assert self._board is not None
+        line = await self._live.queue_entries()
+        return await self._board.build(line, await self._live.all_gps(), self.at_risk)
+
+    async def _push_board(self, line: list[QueuedEntry], gps: dict[UserId, Any]) -> None:
+        """`board:state` to this node's supervisors, every 2 seconds when it changed, and at
+        least every 10 seconds."""
+        if self._board is None or not any(s.role is Role.SUPERVISOR for s in self._sessions.all()):
+            return
+        real_now = self._monotonic()
+        if self._last_board is not None and real_now - self._last_board[1] < 2.0:
+            return
+        board = await self._board.build(line, gps, self.at_risk)
+        previous = self._last_board[0] if self._last_board is not None else None
+        if (
+            not board_changed(previous, board)
+            and self._last_board is not None
+            and real_now - self._last_board[1] < self.settings.stats_every
+        ):
+            return
+        self._last_board = (board, real_now)
+        await self._emit.emit(ev.BOARD_STATE, board, to=SUPERVISORS_ROOM, ignore_queue=True)
 
     def forget_patient(self, user_id: UserId) -> None:
         self._sent.pop(user_id, None)

@@ -16,6 +16,7 @@ from signaling.auth import TokenError, TokenService, TokenType
 from signaling.errors import Forbidden, ack_error
 from signaling.notifier import (
     PHYSICIANS_ROOM,
+    SUPERVISORS_ROOM,
     SocketNotifier,
     patient_payload,
     queue_payload,
@@ -96,6 +97,8 @@ class SocketHandlers:
         self._tasks: set[asyncio.Task[None]] = set()
         self.at_risk: Callable[[], int] = lambda: 0
         """The feed's latest count of requests at risk (set by the feed)."""
+        self.board: Callable[[], Awaitable[dict[str, Any]]] | None = None
+        """The supervisor board as of now (set by the feed)."""
 
     def register(self) -> None:
         self._sio.on("connect", self.connect)
@@ -157,6 +160,8 @@ class SocketHandlers:
         await self._sio.enter_room(sid, user_room(user.id))
         if user.role is Role.PHYSICIAN:
             await self._sio.enter_room(sid, PHYSICIANS_ROOM)
+        elif user.role is Role.SUPERVISOR:
+            await self._sio.enter_room(sid, SUPERVISORS_ROOM)
         session = Session(sid, user.id, user.role)
         self.sessions.add(session)
         await self.announce(session)
@@ -215,6 +220,10 @@ class SocketHandlers:
             await self._sio.emit(ev.GP_STATE, state["gp"], to=session.sid)
             await self._sio.emit(ev.QUEUE_STATS, state["queue"], to=session.sid)
             room = await self._live.get_room(gp.room_id) if gp.room_id else None
+        elif session.role is Role.SUPERVISOR and self.board is not None:
+            state["board"] = await self.board()
+            await self._sio.emit(ev.BOARD_STATE, state["board"], to=session.sid)
+            return state
         else:
             return state
         if room is not None:

@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -16,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from records.accounts import Accounts, User
 from records.errors import InvalidCredentials, RecordsError
 from signaling.auth import TokenError, TokenService, TokenType
-from signaling.errors import BadRequest, error_body
+from signaling.errors import BadRequest, Forbidden, error_body
 from signaling.redis_adapter import LoginLimiter
 from signaling.registration import parse_email, parse_password, parse_registration
 from waiting_room.clock import Clock
+from waiting_room.errors import WaitingRoomError
 from waiting_room.model import Role
 from waiting_room.redis_store import RedisLiveStore
 
@@ -45,6 +47,20 @@ _STATUS: Final = {
     "not_found": 404,
     "payload_too_large": 413,
     "rate_limited": 429,
+    "forbidden": 403,
+    "not_a_slot": 400,
+    "outside_hours": 400,
+    "in_the_past": 400,
+    "too_far_ahead": 400,
+    "slot_full": 409,
+    "already_booked": 409,
+    "already_active": 409,
+    "illegal_transition": 409,
+    "conflict": 409,
+    "consent_missing": 403,
+    "quota_exceeded": 403,
+    "bad_key": 403,
+    "unknown_caller": 404,
 }
 
 _CSP: Final = (
@@ -69,7 +85,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         response = await handler(request)
     except BadRequest as exc:
         response = json_error(exc.code, str(exc), exc.status)
-    except (RecordsError, TokenError) as exc:
+    except (RecordsError, TokenError, WaitingRoomError, Forbidden) as exc:
         body = error_body(exc)
         response = json_error(body["code"], body["message"])
     except web.HTTPRequestEntityTooLarge:
@@ -132,7 +148,9 @@ class AuthApi:
     clock: Clock
 
     def _token_response(self, request: web.Request, user: User, status: int = 200) -> web.Response:
-        now = self.clock.now()
+        # Token lifetimes are security timers: real time, never the scaled or test business
+        # clock (DESIGN.md, "Time").
+        now = datetime.now(UTC)
         access = self.tokens.issue(user.id, user.role, TokenType.ACCESS, now)
         refresh = self.tokens.issue(user.id, user.role, TokenType.REFRESH, now)
         response = web.json_response(
@@ -202,7 +220,8 @@ class AuthApi:
         response.del_cookie(REFRESH_COOKIE, path=COOKIE_PATH)
         return response
 
-    async def me(self, request: web.Request) -> web.Response:
+    async def user(self, request: web.Request, *roles: Role) -> User:
+        """The account behind the request's Bearer access token, of one of ``roles`` if given."""
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -211,6 +230,12 @@ class AuthApi:
         user = await self.accounts.get(claims.user_id)
         if user is None or not user.active:
             raise BadRequest("token_invalid", "unknown or closed account", 401)
+        if roles and user.role not in roles:
+            raise Forbidden(f"the role {user.role} may not use this route")
+        return user
+
+    async def me(self, request: web.Request) -> web.Response:
+        user = await self.user(request)
         return web.json_response({"user": {**user_body(user), "last_name": user.last_name}})
 
 
@@ -234,7 +259,12 @@ class HealthApi:
 
 
 def add_pages(app: web.Application, web_dir: Path) -> None:
-    pages = {"/": "index.html", "/patient": "patient.html", "/physician": "physician.html"}
+    pages = {
+        "/": "index.html",
+        "/patient": "patient.html",
+        "/physician": "physician.html",
+        "/supervisor": "supervisor.html",
+    }
 
     def page(file: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:

@@ -13,6 +13,7 @@ from waiting_room.model import CallRoom, EndReason, GpStatus, QueueStats, UserId
 from waiting_room.service import GpView, PatientView
 
 PHYSICIANS_ROOM = "physicians"
+SUPERVISORS_ROOM = "supervisors"
 
 
 def user_room(user_id: UserId) -> str:

@@ -47,3 +47,21 @@ class FakeClock:
     def advance(self, seconds: float) -> datetime:
         self._now += timedelta(seconds=seconds)
         return self._now
+
+
+class OffsetClock:
+    """Another clock moved forward by hand (browser tests of a running server: the test clock
+    route). Never used in production."""
+
+    def __init__(self, base: Clock) -> None:
+        self._base = base
+        self._offset = 0.0
+
+    def now(self) -> datetime:
+        return self._base.now() + timedelta(seconds=self._offset)
+
+    def advance(self, seconds: float) -> datetime:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self._offset += seconds
+        return self.now()

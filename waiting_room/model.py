@@ -123,3 +123,25 @@ class CallRoom:
 class QueueStats:
     size: int
     oldest_wait_seconds: float
+
+
+class AppointmentState(StrEnum):
+    BOOKED = "booked"
+    QUEUED = "queued"
+    """It came due and entered the queue as a request (``request_id``)."""
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+    """The patient already had a request under way when it came due."""
+
+
+@dataclass(frozen=True, slots=True)
+class Appointment:
+    """R7: a booked slot; at its time it becomes a request of kind appointment."""
+
+    id: str
+    patient_id: UserId
+    slot_start: datetime
+    slot_end: datetime
+    state: AppointmentState
+    version: int
+    request_id: RequestId | None = None

@@ -11,6 +11,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -147,20 +148,45 @@ class WaitingRoom:
         return self._clock.now().timestamp()
 
     # -- patient -----------------------------------------------------------------------------
-    async def request_video(self, patient_id: UserId) -> PatientView:
-        """An immediate video request (R6): screened, then queued with deadline arrival + 30 min."""
-        started = time.perf_counter()
+    async def screen(self, patient_id: UserId) -> None:
+        """The rules every request passes before it is queued (also checked at booking):
+        R17 both consents, R12 the yearly quota."""
         if not await self._consents.has_required_consents(patient_id):
             raise ConsentMissing("both consents are needed before any consultation (R17)")
-        now = self._clock.now()
-        year = now.astimezone(PARIS).year
+        year = self._clock.now().astimezone(PARIS).year
         if await self._requests.started_count(patient_id, year) >= YEARLY_QUOTA:
             raise QuotaExceeded(f"the {YEARLY_QUOTA} consultations of {year} are used (R12)")
-        deadline = dispatch.deadline_for(RequestKind.IMMEDIATE, now)
-        actor = f"patient:{patient_id}"
-        request = await self._requests.create(
-            patient_id, RequestKind.IMMEDIATE, Channel.VIDEO, now, deadline
+
+    async def request_video(self, patient_id: UserId) -> PatientView:
+        """An immediate video request (R6): screened, then queued with deadline arrival + 30 min."""
+        return await self._new_request(patient_id, RequestKind.IMMEDIATE, Channel.VIDEO, None)
+
+    async def request_phone_callback(self, patient_id: UserId, actor: str) -> PatientView:
+        """R9: a caller recorded for a GP callback, in the same queue under the same deadline."""
+        return await self._new_request(
+            patient_id, RequestKind.IMMEDIATE, Channel.PHONE, None, actor=actor
         )
+
+    async def admit_appointment(self, patient_id: UserId, slot_start: datetime) -> PatientView:
+        """R7: a booked appointment comes due: queued with its slot as deadline."""
+        return await self._new_request(
+            patient_id, RequestKind.APPOINTMENT, Channel.VIDEO, slot_start, actor="system:slot"
+        )
+
+    async def _new_request(
+        self,
+        patient_id: UserId,
+        kind: RequestKind,
+        channel: Channel,
+        slot_start: datetime | None,
+        actor: str | None = None,
+    ) -> PatientView:
+        started = time.perf_counter()
+        await self.screen(patient_id)
+        now = self._clock.now()
+        deadline = dispatch.deadline_for(kind, now, slot_start)
+        actor = actor or f"patient:{patient_id}"
+        request = await self._requests.create(patient_id, kind, channel, now, deadline)
         request = await self._requests.apply(plan_transition(request, S.SCREENED, now, actor))
         request = await self._requests.apply(plan_transition(request, S.WAITING, now, actor))
         await self._live.enqueue(queue_entry(request))

@@ -10,8 +10,8 @@ const root = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(root, "dist");
 const staticDir = path.join(dist, "static");
 
-const ENTRY_POINTS = ["patient", "physician", "index"];
-const PAGES = ["patient.html", "physician.html", "index.html"];
+const ENTRY_POINTS = ["patient", "physician", "supervisor", "index"];
+const PAGES = ["patient.html", "physician.html", "supervisor.html", "index.html"];
 
 async function bundle() {
   await esbuild.build({

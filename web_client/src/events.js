@@ -14,7 +14,13 @@ export const OFFER_DECLINE = "offer:decline";
 // Server -> physician
 export const GP_STATE = "gp:state";
 export const QUEUE_STATS = "queue:stats";
-export const SLA_ALERT = "sla:alert";
+export const SLA_ALERT = "sla:alert"; // also shown on the supervisor board
+
+// Server -> supervisor
+export const BOARD_STATE = "board:state";
+
+// Any role -> server: ask for the current state again (its ack carries it)
+export const SESSION_SYNC = "session:sync";
 
 // Both members of a call room
 export const CALL_START = "call:start"; // server -> both

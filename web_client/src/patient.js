@@ -1,7 +1,8 @@
 // Patient app (/patient): sign in, request a video consultation, wait in the queue, take the
-// physician's call (the patient is the WebRTC callee), hang up.
+// physician's call (the patient is the WebRTC callee), hang up; book an appointment (booking.js).
 
 import { currentAccessToken, errorText, refreshSession } from "./auth.js";
+import { bookingOnPatientState, enterBooking, leaveBooking, showBooking } from "./booking.js";
 import {
   CALL_ENDED,
   CALL_HANGUP,
@@ -177,6 +178,8 @@ function render() {
   show(el.remoteTile, Boolean(view.roomId));
   el.videos.classList.toggle("in-call", Boolean(view.roomId));
   setConnectionBanner(el.banner, view.online);
+  // The booking panel steps aside while a call is being put through or going on.
+  showBooking(!(state === "connecting" || state === "connected"));
 }
 
 function showError(err) {
@@ -187,6 +190,8 @@ function showError(err) {
 
 function onPatientState(payload) {
   const request = payload ? payload.request : null;
+  // An appointment may have entered the queue (or its consultation ended): refresh the list.
+  bookingOnPatientState(request);
   if (!request) {
     // No request (any more): a call this page still shows ended while the socket was away.
     if (currentRoomId()) {
@@ -362,6 +367,7 @@ function enter() {
     online: true,
   });
   render();
+  enterBooking();
   openSocket({
     getToken: currentAccessToken,
     refreshToken: refreshSession,
@@ -383,6 +389,7 @@ function enter() {
 function leave() {
   closeSocket();
   closeCall();
+  leaveBooking();
   showError(null);
   view.request = null;
   view.ended = null;

@@ -41,7 +41,7 @@ def _feed(emitter: RecordingEmitter, sessions: LocalSessions, now: list[float]) 
         sessions,
         cast(SocketHandlers, Handlers()),
         unused,
-        FeedSettings(),
+        settings=FeedSettings(),
         monotonic=lambda: now[0],
     )
 
