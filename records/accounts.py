@@ -90,6 +90,8 @@ class User:
     first_name: str
     last_name: str
     active: bool
+    mobile: str = ""
+    """E.164 (R15, R16)."""
 
 
 def _user(row: Any) -> User:
@@ -100,6 +102,7 @@ def _user(row: Any) -> User:
         first_name=row.first_name,
         last_name=row.last_name,
         active=bool(row.active),
+        mobile=row.mobile,
     )
 
 

@@ -42,8 +42,23 @@ def _v3_appointments(conn: Connection) -> None:
     metadata.create_all(conn, tables=[shifts, appointments])
 
 
+def _v4_phone(conn: Connection) -> None:
+    """Phone callbacks (R8): the number, the tries, and when a retry rejoins the line."""
+    column_type = DateTime(timezone=True).compile(dialect=conn.dialect)
+    for ddl in (
+        "ADD COLUMN phone_number VARCHAR(20)",
+        "ADD COLUMN phone_attempts INTEGER NOT NULL DEFAULT 0",
+        f"ADD COLUMN not_before {column_type}",
+    ):
+        conn.exec_driver_sql(f"ALTER TABLE consultation_requests {ddl}")
+
+
 # (version, step) in order; version 1 is the initial schema.
-MIGRATIONS: Sequence[tuple[int, Migration]] = ((2, _v2_dispatcher), (3, _v3_appointments))
+MIGRATIONS: Sequence[tuple[int, Migration]] = (
+    (2, _v2_dispatcher),
+    (3, _v3_appointments),
+    (4, _v4_phone),
+)
 LATEST = max((v for v, _ in MIGRATIONS), default=1)
 
 

@@ -45,6 +45,9 @@ def _row_to_request(row: Any) -> ConsultationRequest:
         room_id=RoomId(row.room_id) if row.room_id else None,
         ended_reason=EndReason(row.ended_reason) if row.ended_reason else None,
         priority_credit=float(row.priority_credit or 0.0),
+        phone_number=row.phone_number,
+        phone_attempts=int(row.phone_attempts or 0),
+        not_before=row.not_before,
     )
 
 
@@ -59,6 +62,7 @@ class SqlRequestStore:
         channel: Channel,
         at: datetime,
         deadline: datetime,
+        phone_number: str | None = None,
     ) -> ConsultationRequest:
         request_id = secrets.token_hex(16)
         try:
@@ -75,6 +79,7 @@ class SqlRequestStore:
                         deadline=deadline,
                         updated_at=at,
                         active_patient_id=patient_id,
+                        phone_number=phone_number,
                     )
                 )
                 await conn.execute(
@@ -104,6 +109,14 @@ class SqlRequestStore:
             values["room_id"] = transition.room_id
         if transition.ended_reason is not KEEP:
             values["ended_reason"] = transition.ended_reason
+        if transition.channel is not KEEP:
+            values["channel"] = transition.channel
+        if transition.phone_number is not KEEP:
+            values["phone_number"] = transition.phone_number
+        if transition.phone_attempts is not KEEP:
+            values["phone_attempts"] = transition.phone_attempts
+        if transition.not_before is not KEEP:
+            values["not_before"] = transition.not_before
         if transition.to_state in TERMINAL or transition.to_state is RequestState.WRAP_UP:
             # The patient may ask again once their call is over (the GP's wrap-up is not theirs).
             values["active_patient_id"] = None

@@ -101,6 +101,9 @@ consultation_requests = Table(
     Column("accepted_at", UTCDateTime, nullable=True),  # a GP took it: on time if <= deadline
     Column("started_at", UTCDateTime, nullable=True),  # R12: counts once started with a GP
     Column("priority_credit", Float, nullable=False, server_default=text("0")),  # seconds
+    Column("phone_number", String(20), nullable=True),  # E.164, phone callbacks (R8)
+    Column("phone_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("not_before", UTCDateTime, nullable=True),  # a phone retry rejoins the line then
     # At most one request under way per patient: the database decides, not a prior read.
     Column("active_patient_id", String(32), nullable=True, unique=True),
 )

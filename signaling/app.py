@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import socketio
@@ -24,6 +25,7 @@ from signaling.config import Settings, jwt_secret
 from signaling.feed import HEARTBEAT_TTL_MS, Feed
 from signaling.handlers import LocalSessions, SocketHandlers
 from signaling.http_api import MAX_BODY, AuthApi, HealthApi, add_api, add_pages, errors_middleware
+from signaling.ice import IceConfig
 from signaling.metrics import Metrics
 from signaling.notifier import SocketNotifier
 from signaling.redis_adapter import LoginLimiter, socketio_manager
@@ -67,6 +69,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
         jwt_secret(settings), settings.access_token_seconds, settings.refresh_token_seconds
     )
     dispatch_settings = DispatchSettings(
+        phone_retry=settings.phone_retry_seconds,
         offer_timeout=settings.offer_timeout_seconds,
         wrap_up=settings.wrap_up_seconds,
         patient_grace=settings.patient_grace_seconds,
@@ -84,9 +87,14 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
         logger=False,
         engineio_logger=False,
     )
-    notifier = SocketNotifier(
-        sio, accounts, clock, settings.ice_servers, dispatch_settings.call_grace
+    ice = IceConfig(
+        static=settings.ice_servers,
+        turn_urls=settings.turn_urls,
+        turn_secret=settings.turn_secret,
+        turn_ttl_seconds=settings.turn_ttl_seconds,
+        relay_only=settings.ice_relay_only,
     )
+    notifier = SocketNotifier(sio, accounts, clock, ice, dispatch_settings.call_grace)
     room = WaitingRoom(requests, live, duty, accounts, notifier, clock, dispatch_settings, metrics)
     sessions = LocalSessions()
     handlers = SocketHandlers(sio, tokens, accounts, room, live, notifier, sessions)
@@ -146,6 +154,18 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
     sio.attach(app)
     auth_api = AuthApi(accounts, tokens, LoginLimiter(redis), clock)
     add_api(app, auth_api, HealthApi(engine, live))
+
+    async def ice_route(request: web.Request) -> web.Response:
+        """The caller's ICE servers (TURN credentials only for authenticated users)."""
+        user = await auth_api.user(request)
+        return web.json_response(
+            {
+                "ice_servers": ice.servers_for(user.id, int(time.time())),
+                "ice_transport_policy": ice.policy,
+            }
+        )
+
+    app.router.add_get("/api/ice", ice_route)
     ScheduleApi(
         auth_api,
         book,

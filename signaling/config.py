@@ -40,6 +40,15 @@ class Settings:
     wrap_up_seconds: float = 120.0
     patient_grace_seconds: float = 120.0
     call_grace_seconds: float = 60.0
+    turn_urls: tuple[str, ...] = ()
+    """TURN URLs (comma-separated), e.g. turn:turn.example.fr:3478?transport=udp."""
+    turn_secret: str | None = None
+    """coturn's static-auth-secret: credentials are made per user, short-lived."""
+    turn_ttl_seconds: int = 3600
+    ice_relay_only: bool = False
+    """Force relay-only ICE (iceTransportPolicy "relay") for every client."""
+    phone_retry_seconds: float = 300.0
+    echo_max_sessions: int = 4
     appointment_share: float = 0.5
     """R7/R6: share of the rostered capacity appointments may take; the rest stays for immediate
     requests."""
@@ -102,6 +111,13 @@ def _parse_seconds(raw: str) -> float:
     return value
 
 
+def _parse_urls(raw: str) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in raw.split(",") if u.strip())
+    if not all(u.startswith(("turn:", "turns:")) for u in urls):
+        raise ConfigError("TURN URLs start with turn: or turns:")
+    return urls
+
+
 def _parse_share(raw: str) -> float:
     value = _parse_seconds(raw)
     if value > 1:
@@ -150,6 +166,12 @@ PARSERS: dict[str, Any] = {
     "call_grace_seconds": _parse_seconds,
     "clock_scale": _parse_scale,
     "appointment_share": _parse_share,
+    "turn_urls": _parse_urls,
+    "turn_secret": str,
+    "turn_ttl_seconds": int,
+    "ice_relay_only": _parse_bool,
+    "phone_retry_seconds": _parse_seconds,
+    "echo_max_sessions": int,
     "nurse_hours": _parse_hours,
     "telephony_key": _parse_key,
     "test_clock": _parse_bool,

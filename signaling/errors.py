@@ -18,6 +18,12 @@ class Forbidden(Exception):
     code = "forbidden"
 
 
+class InvalidPhone(Exception):
+    """R8: the callback number is not a mobile number."""
+
+    code = "invalid_phone"
+
+
 class BadRequest(Exception):
     """An HTTP payload failed validation; ``code`` is one of PROTOCOL.md's."""
 
@@ -27,7 +33,15 @@ class BadRequest(Exception):
         self.status = status
 
 
-_KNOWN = (WaitingRoomError, RecordsError, TokenError, InvalidEvent, Forbidden, BadRequest)
+_KNOWN = (
+    WaitingRoomError,
+    RecordsError,
+    TokenError,
+    InvalidEvent,
+    Forbidden,
+    BadRequest,
+    InvalidPhone,
+)
 
 
 def error_body(exc: BaseException) -> dict[str, Any]:

@@ -29,6 +29,11 @@ CALL_ENDED: Final = "call:ended"
 CALL_PEER: Final = "call:peer"
 SLA_ALERT: Final = "sla:alert"
 BOARD_STATE: Final = "board:state"
+CALL_DEGRADED: Final = "call:degraded"
+PATIENT_REQUEST_PHONE: Final = "patient:request_phone"
+PHONE_OUTCOME: Final = "phone:outcome"
+PHONE_END: Final = "phone:end"
+CALL_DEGRADE: Final = "call:degrade"
 
 MAX_SDP: Final = 60_000
 MAX_CANDIDATE: Final = 1_024
@@ -166,3 +171,57 @@ def serialize_rtc_signal(signal: RtcSignal, sender_role: str) -> dict[str, Any]:
             "usernameFragment": c.username_fragment,
         }
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRequest:
+    media: Literal["video", "audio"]
+
+
+def parse_video_request(payload: Any) -> VideoRequest:
+    data = _object(payload)
+    media = data.get("media", "video")
+    if media not in ("video", "audio"):
+        raise InvalidEvent('media must be "video" or "audio"')
+    return VideoRequest(media)
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneRequest:
+    phone_number: str
+
+
+def parse_phone_request(payload: Any) -> PhoneRequest:
+    return PhoneRequest(_str(_object(payload), "phone_number", 32))
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneOutcome:
+    request_id: RequestId
+    outcome: Literal["reached", "no_answer", "wrong_number"]
+
+
+def parse_phone_outcome(payload: Any) -> PhoneOutcome:
+    data = _object(payload)
+    outcome = data.get("outcome")
+    if outcome not in ("reached", "no_answer", "wrong_number"):
+        raise InvalidEvent('outcome must be "reached", "no_answer" or "wrong_number"')
+    return PhoneOutcome(RequestId(_id(data, "request_id")), outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class Degrade:
+    room_id: RoomId
+    to: Literal["audio", "phone"]
+    reason: str
+
+
+def parse_degrade(payload: Any) -> Degrade:
+    data = _object(payload)
+    to = data.get("to")
+    if to not in ("audio", "phone"):
+        raise InvalidEvent('to must be "audio" or "phone"')
+    reason = data.get("reason", "user")
+    if reason not in ("ice_failed", "quality", "user"):
+        raise InvalidEvent('reason must be "ice_failed", "quality" or "user"')
+    return Degrade(RoomId(_id(data, "room_id")), to, reason)

@@ -13,7 +13,7 @@ import socketio
 from records.accounts import Accounts
 from signaling import events as ev
 from signaling.auth import TokenError, TokenService, TokenType
-from signaling.errors import Forbidden, ack_error
+from signaling.errors import BadRequest, Forbidden, InvalidPhone, ack_error
 from signaling.notifier import (
     PHYSICIANS_ROOM,
     SUPERVISORS_ROOM,
@@ -22,6 +22,7 @@ from signaling.notifier import (
     queue_payload,
     user_room,
 )
+from signaling.registration import parse_mobile
 from waiting_room.model import Role, UserId
 from waiting_room.redis_store import RedisLiveStore
 from waiting_room.service import WaitingRoom
@@ -106,7 +107,11 @@ class SocketHandlers:
         patient = {Role.PATIENT}
         gp = {Role.PHYSICIAN}
         both = {Role.PATIENT, Role.PHYSICIAN}
-        self._on(ev.PATIENT_REQUEST_VIDEO, patient, ev.parse_empty, self._request_video)
+        self._on(ev.PATIENT_REQUEST_VIDEO, patient, ev.parse_video_request, self._request_video)
+        self._on(ev.PATIENT_REQUEST_PHONE, patient, ev.parse_phone_request, self._request_phone)
+        self._on(ev.PHONE_OUTCOME, gp, ev.parse_phone_outcome, self._phone_outcome)
+        self._on(ev.PHONE_END, gp, ev.parse_request_ref, self._phone_end)
+        self._on(ev.CALL_DEGRADE, both, ev.parse_degrade, self._degrade)
         self._on(ev.PATIENT_CANCEL, patient, ev.parse_request_ref, self._cancel)
         self._on(ev.GP_AVAILABLE, gp, ev.parse_empty, self._gp_available)
         self._on(ev.GP_UNAVAILABLE, gp, ev.parse_empty, self._gp_unavailable)
@@ -236,9 +241,31 @@ class SocketHandlers:
     async def _sync(self, s: Session, _: ev.Empty) -> Ack:
         return await self._push_state(s)
 
-    async def _request_video(self, s: Session, _: ev.Empty) -> Ack:
+    async def _request_video(self, s: Session, _: ev.VideoRequest) -> Ack:
         view = await self._room.request_video(s.user_id)
         return patient_payload(view)
+
+    async def _request_phone(self, s: Session, p: ev.PhoneRequest) -> Ack:
+        """R8: the patient chooses to be called back by phone, at a mobile number."""
+        try:
+            number = parse_mobile(p.phone_number)
+        except BadRequest:
+            raise InvalidPhone("give a mobile number that can receive the call") from None
+        view = await self._room.request_phone_callback(s.user_id, number)
+        return patient_payload(view)
+
+    async def _phone_outcome(self, s: Session, p: ev.PhoneOutcome) -> None:
+        await self._room.phone_outcome(s.user_id, p.request_id, p.outcome)
+
+    async def _phone_end(self, s: Session, p: ev.RequestRef) -> None:
+        await self._room.phone_end(s.user_id, p.request_id)
+
+    async def _degrade(self, s: Session, p: ev.Degrade) -> None:
+        room = await self._room.room_for(s.user_id, p.room_id)
+        patient = await self._accounts.get(room.patient_id)
+        mobile = patient.mobile if patient is not None else ""
+        logger.info("room %s degrades to %s (%s)", p.room_id, p.to, p.reason)
+        await self._room.degrade(s.user_id, p.room_id, p.to, mobile)
 
     async def _cancel(self, s: Session, p: ev.RequestRef) -> None:
         await self._room.cancel(s.user_id, p.request_id)
@@ -250,8 +277,8 @@ class SocketHandlers:
         await self._room.gp_unavailable(s.user_id)
 
     async def _accept(self, s: Session, p: ev.RequestRef) -> Ack:
-        room = await self._room.accept(s.user_id, p.request_id)
-        return {"room_id": room.id}
+        room = await self._room.take_offer(s.user_id, p.request_id)
+        return {"room_id": room.id if room is not None else None}
 
     async def _decline(self, s: Session, p: ev.RequestRef) -> None:
         await self._room.decline(s.user_id, p.request_id)

@@ -236,7 +236,9 @@ class AuthApi:
 
     async def me(self, request: web.Request) -> web.Response:
         user = await self.user(request)
-        return web.json_response({"user": {**user_body(user), "last_name": user.last_name}})
+        return web.json_response(
+            {"user": {**user_body(user), "last_name": user.last_name, "mobile": user.mobile}}
+        )
 
 
 @dataclass

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from records.accounts import Accounts
 from signaling import events as ev
+from signaling.ice import IceConfig
 from waiting_room.clock import Clock
 from waiting_room.model import CallRoom, EndReason, GpStatus, QueueStats, UserId
 from waiting_room.service import GpView, PatientView
@@ -51,11 +52,17 @@ def request_payload(
     eta: tuple[float, float] | None = None,
     room_id: str | None = None,
     ended_reason: str | None = None,
+    channel: str = "video",
+    phone_number: str | None = None,
+    phone_attempts: int = 0,
 ) -> dict[str, Any]:
     return {
         "request": {
             "id": request_id,
             "state": state,
+            "channel": channel,
+            "phone_number": phone_number,
+            "phone_attempts": phone_attempts,
             "position": position,
             "queue_size": queue_size,
             "eta": eta_payload(eta),
@@ -80,6 +87,9 @@ def patient_payload(view: PatientView | None) -> dict[str, Any]:
         r.deadline.timestamp(),
         room_id=r.room_id,
         ended_reason=r.ended_reason.value if r.ended_reason else None,
+        channel=r.channel.value,
+        phone_number=r.phone_number,
+        phone_attempts=r.phone_attempts,
     )
 
 
@@ -97,14 +107,14 @@ class SocketNotifier:
         emitter: Emitter,
         accounts: Accounts,
         clock: Clock,
-        ice_servers: Sequence[Mapping[str, Any]],
+        ice: IceConfig,
         call_grace: float,
     ) -> None:
         self._call_grace = call_grace
+        self._ice = ice
         self._emit = emitter
         self._accounts = accounts
         self._clock = clock
-        self._ice_servers = [dict(s) for s in ice_servers]
 
     async def gp_payload(self, view: GpView) -> dict[str, Any]:
         offer = None
@@ -120,6 +130,20 @@ class SocketNotifier:
                 "expires_in_seconds": (
                     round(max(until - now.timestamp(), 0.0), 1) if until is not None else None
                 ),
+                "channel": view.offer.channel.value,
+                "phone_number": view.offer.phone_number,
+            }
+        task = None
+        if view.task is not None:
+            task = {
+                "request_id": view.task.id,
+                "phone_number": view.task.phone_number,
+                "attempts": view.task.phone_attempts,
+                "max_attempts": 3,
+                "reached": view.task.state.value == "in_call",
+                "patient_first_name": (
+                    p.first_name if (p := await self._accounts.get(view.task.patient_id)) else ""
+                ),
             }
         return {
             "status": view.status.value,
@@ -134,6 +158,7 @@ class SocketNotifier:
                 else None
             ),
             "missed_offers": view.missed,
+            "phone_task": task,
         }
 
     async def call_start_payload(
@@ -146,7 +171,8 @@ class SocketNotifier:
             "request_id": room.request_id,
             "role": "caller" if user_id == room.gp_id else "callee",
             "peer_name": peer.first_name if peer else "",
-            "ice_servers": self._ice_servers,
+            "ice_servers": self._ice.servers_for(user_id, int(time.time())),
+            "ice_transport_policy": self._ice.policy,
             "resume": resume,
         }
 
@@ -171,6 +197,14 @@ class SocketNotifier:
         for member in (room.gp_id, room.patient_id):
             payload = await self.call_start_payload(room, member, resume)
             await self._emit.emit(ev.CALL_START, payload, to=user_room(member))
+
+    async def call_degraded(self, room: CallRoom, by: UserId, to: str) -> None:
+        peer = room.peer_of(by)
+        if peer is None:
+            return
+        role = "patient" if by == room.patient_id else "physician"
+        payload = {"room_id": room.id, "to": to, "by": role}
+        await self._emit.emit(ev.CALL_DEGRADED, payload, to=user_room(peer))
 
     async def call_ended(self, room: CallRoom, reason: EndReason) -> None:
         payload = {"room_id": room.id, "request_id": room.request_id, "reason": reason.value}

@@ -177,7 +177,9 @@ class ScheduleApi:
         patient = await self.accounts.patient_by_mobile(caller)
         if patient is None:
             raise BadRequest("unknown_caller", "no account with this mobile number (R16)", 404)
-        view = await self.room.request_phone_callback(UserId(patient.id), "system:telephony")
+        view = await self.room.request_phone_callback(
+            UserId(patient.id), caller, "system:telephony"
+        )
         logger.info("request %s recorded for a GP callback", view.request.id)
         return web.json_response(
             {

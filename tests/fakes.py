@@ -19,6 +19,9 @@ class RecordingNotifier:
     async def gp_changed(self, view: GpView) -> None:
         self.calls.append(("gp", view))
 
+    async def call_degraded(self, room: CallRoom, by: UserId, to: str) -> None:
+        self.calls.append(("call_degraded", (room, by, to)))
+
     async def call_peer(self, room: CallRoom, user_id: UserId, present: bool) -> None:
         self.calls.append(("call_peer", (room, user_id, present)))
 

@@ -32,6 +32,10 @@ class DispatchSettings:
     """A queued patient without connection keeps their place this long."""
     call_grace: float = 60.0
     """A member of a call without connection may rejoin the room this long."""
+    phone_retry: float = 300.0
+    """A phone callback without answer is tried again this much later (R8)."""
+    phone_tries: int = 3
+    """Tries without answer before the request is unreachable."""
 
     def __post_init__(self) -> None:
         if min(self.offer_timeout, self.wrap_up, self.patient_grace, self.call_grace) < 0:

@@ -14,6 +14,7 @@ from typing import Final
 
 from waiting_room.errors import IllegalTransition
 from waiting_room.model import (
+    Channel,
     ConsultationRequest,
     EndReason,
     RequestId,
@@ -87,6 +88,36 @@ class Transition:
     gp_id: UserId | None | _Keep = KEEP
     room_id: RoomId | None | _Keep = KEEP
     ended_reason: EndReason | None | _Keep = KEEP
+    channel: Channel | _Keep = KEEP
+    phone_number: str | None | _Keep = KEEP
+    phone_attempts: int | _Keep = KEEP
+    not_before: datetime | None | _Keep = KEEP
+
+
+def plan_update(
+    request: ConsultationRequest,
+    now: datetime,
+    actor: str,
+    *,
+    room_id: RoomId | None | _Keep = KEEP,
+    channel: Channel | _Keep = KEEP,
+    phone_number: str | None | _Keep = KEEP,
+) -> Transition:
+    """A change that keeps the state (a video call moving to a phone callback in the same
+    consultation), still conditional on state and version, still recorded."""
+    if request.state in TERMINAL:
+        raise IllegalTransition(f"a request in state {request.state} is over")
+    return Transition(
+        request_id=request.id,
+        from_state=request.state,
+        to_state=request.state,
+        expected_version=request.version,
+        at=now,
+        actor=actor,
+        room_id=room_id,
+        channel=channel,
+        phone_number=phone_number,
+    )
 
 
 def can_transition(current: RequestState, target: RequestState) -> bool:
@@ -102,6 +133,8 @@ def plan_transition(
     gp_id: UserId | None | _Keep = KEEP,
     room_id: RoomId | None | _Keep = KEEP,
     ended_reason: EndReason | None | _Keep = KEEP,
+    phone_attempts: int | _Keep = KEEP,
+    not_before: datetime | None | _Keep = KEEP,
 ) -> Transition:
     """Check ``request.state -> target`` against the table and return the update to apply.
 
@@ -119,4 +152,6 @@ def plan_transition(
         gp_id=gp_id,
         room_id=room_id,
         ended_reason=ended_reason,
+        phone_attempts=phone_attempts,
+        not_before=not_before,
     )

@@ -64,6 +64,11 @@ class EndReason(StrEnum):
     """The GP's connection dropped mid-call and did not come back: the patient is queued again."""
     ABANDONED = "abandoned"
     """The patient left the queue (no connection) for longer than the grace period."""
+    UNREACHABLE = "unreachable"
+    """Phone callback: no answer after the last try."""
+    WRONG_NUMBER = "wrong_number"
+    PHONE_CALLBACK = "phone_callback"
+    """The video call moved to a phone callback within the same consultation."""
 
 
 class GpStatus(StrEnum):
@@ -99,6 +104,12 @@ class ConsultationRequest:
     ended_reason: EndReason | None = None
     priority_credit: float = 0.0
     """Extra virtual waiting time, in seconds: served as if it had arrived that much earlier."""
+    phone_number: str | None = None
+    """E.164, for a phone callback (R8)."""
+    phone_attempts: int = 0
+    """Callback tries without an answer so far."""
+    not_before: datetime | None = None
+    """A phone retry waits until then before it rejoins the line."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,14 @@ from waiting_room.clock import Clock
 from waiting_room.dispatch import DispatchSettings
 from waiting_room.errors import Conflict
 from waiting_room.lifecycle import plan_transition
-from waiting_room.model import CallRoom, ConsultationRequest, GpStatus, RequestState, UserId
+from waiting_room.model import (
+    CallRoom,
+    Channel,
+    ConsultationRequest,
+    GpStatus,
+    RequestState,
+    UserId,
+)
 from waiting_room.service import queue_entry
 from waiting_room.store import DutyStore, GpLive, LiveStore, QueuedEntry, RequestStore
 
@@ -43,8 +50,17 @@ async def rebuild(
     now = clock.now()
     ts = now.timestamp()
     entries: list[QueuedEntry] = []
+    phone_ids: set[str] = set()
     returned = 0
+    retries: list[tuple[str, float]] = []
     for request in await requests.queued():
+        if (
+            request.state is RequestState.WAITING
+            and request.not_before
+            and request.not_before > now
+        ):
+            retries.append((request.id, request.not_before.timestamp()))  # a phone retry
+            continue
         if request.state is RequestState.OFFERED:
             try:
                 request = await requests.apply(
@@ -56,6 +72,8 @@ async def rebuild(
                 continue
             returned += 1
         entries.append(queue_entry(request))
+        if request.channel is Channel.PHONE:
+            phone_ids.add(request.id)
     entries.sort(key=lambda e: (e.score, e.member))
 
     gps: dict[UserId, GpLive] = {}
@@ -66,6 +84,10 @@ async def rebuild(
             gps[gp_id] = GpLive(GpStatus.PAUSED, since=since.timestamp())
     rooms: list[CallRoom] = []
     for request in await requests.in_rooms():
+        if request.room_id is None and request.gp_id is not None:
+            # A phone task: the GP holds it, no call room.
+            gps[request.gp_id] = GpLive(GpStatus.IN_CALL, request.id, None, since=ts)
+            continue
         if request.room_id is None or request.gp_id is None:
             continue
         rooms.append(CallRoom(request.room_id, request.id, request.patient_id, request.gp_id))
@@ -95,10 +117,13 @@ async def rebuild(
     epoch = await live.reset(entries, rooms, gps)
     for entry in entries:
         request_id = entry.member.partition(":")[2]
-        await live.schedule(f"grace:{request_id}", ts + settings.patient_grace)
+        if request_id not in phone_ids:  # a phone callback needs no open page
+            await live.schedule(f"grace:{request_id}", ts + settings.patient_grace)
     for room in rooms:
         await live.schedule(f"call:{room.id}:{room.patient_id}", ts + settings.call_grace)
         await live.schedule(f"call:{room.id}:{room.gp_id}", ts + settings.call_grace)
+    for request_id, at in retries:
+        await live.schedule(f"phoneretry:{request_id}", at)
     for gp_id, request_id, until in wrap_ups:
         await live.schedule(f"wrapup:{gp_id}:{request_id}", until)
     for gp_id, gp in gps.items():

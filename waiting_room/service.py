@@ -11,7 +11,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ from waiting_room.errors import (
     OfferNotFound,
     QuotaExceeded,
 )
-from waiting_room.lifecycle import QUEUED, TERMINAL, plan_transition
+from waiting_room.lifecycle import QUEUED, TERMINAL, plan_transition, plan_update
 from waiting_room.model import (
     CallRoom,
     Channel,
@@ -77,6 +77,8 @@ class GpView:
     until: float | None = None
     """Offer expiry or wrap-up end (business epoch seconds)."""
     missed: int = 0
+    task: ConsultationRequest | None = None
+    """The phone callback the GP is handling (in call, no room)."""
 
 
 class Notifier(Protocol):
@@ -86,6 +88,10 @@ class Notifier(Protocol):
     async def call_ended(self, room: CallRoom, reason: EndReason) -> None: ...
     async def call_peer(self, room: CallRoom, user_id: UserId, present: bool) -> None:
         """Tell the other member that ``user_id`` left (grace running) or came back."""
+        ...
+
+    async def call_degraded(self, room: CallRoom, by: UserId, to: str) -> None:
+        """Tell the other member that the call drops to ``to`` (audio)."""
         ...
 
 
@@ -161,10 +167,13 @@ class WaitingRoom:
         """An immediate video request (R6): screened, then queued with deadline arrival + 30 min."""
         return await self._new_request(patient_id, RequestKind.IMMEDIATE, Channel.VIDEO, None)
 
-    async def request_phone_callback(self, patient_id: UserId, actor: str) -> PatientView:
-        """R9: a caller recorded for a GP callback, in the same queue under the same deadline."""
+    async def request_phone_callback(
+        self, patient_id: UserId, phone_number: str, actor: str | None = None
+    ) -> PatientView:
+        """R8/R9: a GP calls the patient back at ``phone_number`` (E.164), in the same queue under
+        the same deadline."""
         return await self._new_request(
-            patient_id, RequestKind.IMMEDIATE, Channel.PHONE, None, actor=actor
+            patient_id, RequestKind.IMMEDIATE, Channel.PHONE, None, actor, phone_number
         )
 
     async def admit_appointment(self, patient_id: UserId, slot_start: datetime) -> PatientView:
@@ -180,13 +189,16 @@ class WaitingRoom:
         channel: Channel,
         slot_start: datetime | None,
         actor: str | None = None,
+        phone_number: str | None = None,
     ) -> PatientView:
         started = time.perf_counter()
         await self.screen(patient_id)
         now = self._clock.now()
         deadline = dispatch.deadline_for(kind, now, slot_start)
         actor = actor or f"patient:{patient_id}"
-        request = await self._requests.create(patient_id, kind, channel, now, deadline)
+        request = await self._requests.create(
+            patient_id, kind, channel, now, deadline, phone_number
+        )
         request = await self._requests.apply(plan_transition(request, S.SCREENED, now, actor))
         request = await self._requests.apply(plan_transition(request, S.WAITING, now, actor))
         await self._live.enqueue(queue_entry(request))
@@ -204,7 +216,8 @@ class WaitingRoom:
         position = None
         if request.state in QUEUED:
             rank = await self._live.rank(dispatch.queue_member(request.seq, request.id))
-            position = 1 if rank is None else rank + 1
+            # None while out of the line (a phone retry waiting for its time).
+            position = None if rank is None else rank + 1
         return PatientView(request, position, size)
 
     async def current_for_patient(self, patient_id: UserId) -> PatientView | None:
@@ -224,8 +237,8 @@ class WaitingRoom:
         """The patient's last connection dropped: queued, they keep their place for the grace
         period; in a call, the room waits for them for the call grace period."""
         request = await self._requests.active_for_patient(patient_id)
-        if request is None:
-            return
+        if request is None or request.channel is Channel.PHONE:
+            return  # a phone callback needs no open page: the GP calls the patient's phone
         if request.state in QUEUED:
             await self._live.schedule(
                 f"grace:{request.id}", self._now() + self.settings.patient_grace
@@ -289,15 +302,37 @@ class WaitingRoom:
         await self._live.schedule(f"gpgone:{gp_id}", self._now() + self.settings.call_grace)
         await self.dispatch()
 
-    async def accept(self, gp_id: UserId, request_id: RequestId) -> CallRoom:
+    async def take_offer(self, gp_id: UserId, request_id: RequestId) -> CallRoom | None:
+        """Take an offer: a video request opens a call room for the pair (returned); a phone
+        request becomes the GP's phone task (None)."""
+        request = await self._requests.get(request_id)
+        if request is not None and request.channel is Channel.PHONE:
+            await self._check_offer(gp_id, request_id)
+            await self._accept_phone(gp_id, request)
+            return None
+        return await self.accept(gp_id, request_id)
+
+    async def _check_offer(self, gp_id: UserId, request_id: RequestId) -> ConsultationRequest:
         live = await self._live.get_gp(gp_id)
         if live.status != GpStatus.OFFERED or live.request_id != request_id:
             raise OfferNotFound("this offer is no longer yours")
         request = await self._requests.get(request_id)
         if request is None or request.state is not S.OFFERED or request.gp_id != gp_id:
             raise OfferNotFound("this offer is no longer yours")
-        room_id = _new_room_id()
+        return request
+
+    async def accept(self, gp_id: UserId, request_id: RequestId) -> CallRoom:
+        """Take the offer of a video request: a call room for the pair."""
+        live = await self._live.get_gp(gp_id)
+        if live.status != GpStatus.OFFERED or live.request_id != request_id:
+            raise OfferNotFound("this offer is no longer yours")
+        request = await self._requests.get(request_id)
+        if request is None or request.state is not S.OFFERED or request.gp_id != gp_id:
+            raise OfferNotFound("this offer is no longer yours")
         now = self._clock.now()
+        if request.channel is Channel.PHONE:
+            raise IllegalTransition("a phone request is taken as a phone task (take_offer)")
+        room_id = _new_room_id()
         request = await self._requests.apply(
             plan_transition(request, S.ACCEPTED, now, f"physician:{gp_id}", room_id=room_id)
         )
@@ -328,10 +363,139 @@ class WaitingRoom:
     async def gp_view(self, gp_id: UserId) -> GpView:
         live = await self._live.get_gp(gp_id)
         status = GpStatus(live.status)
-        offer = None
+        offer = task = None
         if status == GpStatus.OFFERED and live.request_id is not None:
             offer = await self._requests.get(live.request_id)
-        return GpView(gp_id, status, offer, live.room_id, live.until, live.missed)
+        if status == GpStatus.IN_CALL and live.room_id is None and live.request_id is not None:
+            task = await self._requests.get(live.request_id)
+        return GpView(gp_id, status, offer, live.room_id, live.until, live.missed, task)
+
+    # -- phone callbacks (R8, R9) -----------------------------------------------------------------
+    async def _accept_phone(self, gp_id: UserId, request: ConsultationRequest) -> None:
+        now = self._clock.now()
+        request = await self._requests.apply(
+            plan_transition(request, S.ACCEPTED, now, f"physician:{gp_id}")
+        )
+        await self._live.cancel(f"offer:{request.id}:{gp_id}")
+        await self._live.dequeue(dispatch.queue_member(request.seq, request.id))
+        await self._live.set_gp(
+            gp_id, GpLive(GpStatus.IN_CALL, request.id, None, since=now.timestamp())
+        )
+        if request.phone_attempts == 0:
+            waited = (now - request.arrival_at).total_seconds()
+            self._observe.consultation_started(waited, now > request.deadline)
+        logger.info("request %s accepted as a phone task", request.id)
+        await self._notify.gp_changed(GpView(gp_id, GpStatus.IN_CALL, None, None, task=request))
+        await self._notify.patient_changed(await self.patient_view(request))
+
+    async def _phone_task(self, gp_id: UserId, request_id: RequestId) -> ConsultationRequest:
+        live = await self._live.get_gp(gp_id)
+        request = await self._requests.get(request_id)
+        if (
+            live.status != GpStatus.IN_CALL
+            or live.request_id != request_id
+            or live.room_id is not None
+            or request is None
+            or request.channel is not Channel.PHONE
+        ):
+            raise OfferNotFound("this is not your phone task")
+        return request
+
+    async def phone_outcome(self, gp_id: UserId, request_id: RequestId, outcome: str) -> None:
+        """The GP called the patient back: reached (the consultation is under way), no answer
+        (tried again later by the next free GP, at most 3 tries, then unreachable), or wrong
+        number (unreachable)."""
+        request = await self._phone_task(gp_id, request_id)
+        actor = f"physician:{gp_id}"
+        now = self._clock.now()
+        if outcome == "reached":
+            request = await self._requests.apply(plan_transition(request, S.IN_CALL, now, actor))
+            await self._notify.patient_changed(await self.patient_view(request))
+            await self._notify.gp_changed(GpView(gp_id, GpStatus.IN_CALL, None, None, task=request))
+            return
+        if request.state is not S.ACCEPTED:
+            raise IllegalTransition("the patient was reached: end the call instead")
+        attempts = request.phone_attempts + 1
+        if outcome == "no_answer" and attempts < self.settings.phone_tries:
+            retry_at = now + timedelta(seconds=self.settings.phone_retry)
+            request = await self._requests.apply(
+                plan_transition(
+                    request,
+                    S.WAITING,
+                    now,
+                    actor,
+                    gp_id=None,
+                    phone_attempts=attempts,
+                    not_before=retry_at,
+                )
+            )
+            await self._live.schedule(f"phoneretry:{request.id}", retry_at.timestamp())
+            logger.info("request %s: no answer (%d), retry later", request.id, attempts)
+        else:
+            reason = EndReason.WRONG_NUMBER if outcome == "wrong_number" else EndReason.UNREACHABLE
+            request = await self._requests.apply(
+                plan_transition(
+                    request,
+                    S.UNREACHABLE,
+                    now,
+                    actor,
+                    ended_reason=reason,
+                    phone_attempts=attempts,
+                )
+            )
+            logger.info("request %s unreachable (%s)", request.id, reason)
+        await self._notify.patient_changed(await self.patient_view(request))
+        await self._make_available(gp_id, record_intent=False)
+
+    async def phone_end(self, gp_id: UserId, request_id: RequestId) -> None:
+        """The phone consultation is over: the GP wraps up."""
+        request = await self._phone_task(gp_id, request_id)
+        if request.state is not S.IN_CALL:
+            raise IllegalTransition("record the call's outcome first")
+        await self._to_wrap_up(request, gp_id, EndReason.HANGUP_PHYSICIAN, f"physician:{gp_id}")
+
+    async def _phone_retry_due(self, request_id: RequestId) -> None:
+        request = await self._requests.get(request_id)
+        if request is None or request.state is not S.WAITING:
+            return
+        await self._live.enqueue(queue_entry(request))
+        await self._notify.patient_changed(await self.patient_view(request))
+        await self.dispatch()
+
+    async def degrade(self, user_id: UserId, room_id: RoomId, to: str, phone_number: str) -> None:
+        """The degradation ladder mid-call: ``audio`` is told to the other member; ``phone``
+        moves the same consultation to a phone callback by the same GP: no new queue entry, no
+        second quota count (R12)."""
+        room = await self.room_for(user_id, room_id)
+        if to == "audio":
+            await self._notify.call_degraded(room, user_id, to)
+            return
+        request = await self._requests.get(room.request_id)
+        if request is None or request.state not in (S.ACCEPTED, S.IN_CALL):
+            raise IllegalTransition("this consultation is not under way")
+        request = await self._requests.apply(
+            plan_update(
+                request,
+                self._clock.now(),
+                f"user:{user_id}",
+                room_id=None,
+                channel=Channel.PHONE,
+                phone_number=phone_number,
+            )
+        )
+        await self._live.delete_room(room.id)
+        await self._live.cancel(f"call:{room.id}:{room.patient_id}")
+        await self._live.cancel(f"call:{room.id}:{room.gp_id}")
+        live = await self._live.get_gp(room.gp_id)
+        await self._live.set_gp(
+            room.gp_id, GpLive(GpStatus.IN_CALL, request.id, None, since=live.since)
+        )
+        logger.info("request %s moved to a phone callback", request.id)
+        await self._notify.call_ended(room, EndReason.PHONE_CALLBACK)
+        await self._notify.gp_changed(
+            GpView(room.gp_id, GpStatus.IN_CALL, None, None, task=request)
+        )
+        await self._notify.patient_changed(await self.patient_view(request))
 
     # -- call ----------------------------------------------------------------------------------
     async def room_for(self, user_id: UserId, room_id: RoomId) -> CallRoom:
@@ -393,6 +557,8 @@ class WaitingRoom:
                 await self._call_grace_expired(RoomId(room_id), UserId(user_id))
             case "gpgone", [gp_id]:
                 await self._gp_gone(UserId(gp_id))
+            case "phoneretry", [request_id]:
+                await self._phone_retry_due(RequestId(request_id))
             case _:
                 logger.warning("unknown timer %r dropped", timer)
 
@@ -455,7 +621,8 @@ class WaitingRoom:
         for request in queued:
             member = dispatch.queue_member(request.seq, request.id)
             age = now - request.updated_at.timestamp()
-            if age < min_age:
+            retrying = request.not_before is not None and request.not_before.timestamp() > now
+            if age < min_age or retrying:
                 line.pop(member, None)
                 continue
             entry = line.pop(member, None)
@@ -562,25 +729,29 @@ class WaitingRoom:
             raise NotFound("unknown request")
         if request.state in TERMINAL or request.state is S.WRAP_UP:
             raise IllegalTransition("this consultation is already over")
+        await self._live.delete_room(room.id)
+        await self._live.cancel(f"call:{room.id}:{room.patient_id}")
+        await self._live.cancel(f"call:{room.id}:{room.gp_id}")
+        await self._notify.call_ended(room, reason)
+        await self._to_wrap_up(request, room.gp_id, reason, actor)
+
+    async def _to_wrap_up(
+        self, request: ConsultationRequest, gp_id: UserId, reason: EndReason, actor: str
+    ) -> None:
         now = self._clock.now()
         request = await self._requests.apply(
             plan_transition(request, S.WRAP_UP, now, actor, ended_reason=reason)
         )
-        await self._live.delete_room(room.id)
-        await self._live.cancel(f"call:{room.id}:{room.patient_id}")
-        await self._live.cancel(f"call:{room.id}:{room.gp_id}")
         until = now.timestamp() + self.settings.wrap_up
         await self._live.set_gp(
-            room.gp_id,
-            GpLive(GpStatus.WRAP_UP, request.id, None, now.timestamp(), until),
+            gp_id, GpLive(GpStatus.WRAP_UP, request.id, None, now.timestamp(), until)
         )
-        await self._live.schedule(f"wrapup:{room.gp_id}:{request.id}", until)
+        await self._live.schedule(f"wrapup:{gp_id}:{request.id}", until)
         logger.info("request %s call ended (%s)", request.id, reason)
-        await self._notify.call_ended(room, reason)
         await self._notify.patient_changed(
             PatientView(request, None, await self._live.queue_size())
         )
-        await self._notify.gp_changed(GpView(room.gp_id, GpStatus.WRAP_UP, None, None, until))
+        await self._notify.gp_changed(GpView(gp_id, GpStatus.WRAP_UP, None, None, until))
 
     async def _finish_wrap_up(
         self, gp_id: UserId, live: GpLive, available: bool, started: float | None = None

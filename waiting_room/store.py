@@ -29,6 +29,7 @@ class RequestStore(Protocol):
         channel: Channel,
         at: datetime,
         deadline: datetime,
+        phone_number: str | None = None,
     ) -> ConsultationRequest:
         """Insert a new request in state ``requested``; raises AlreadyActive if the patient has
         one under way (enforced by the database, not by a prior read)."""

@@ -13,6 +13,12 @@ from tests.support.processes import ServerProcess
 
 ROOM = "ab" * 16
 HOSTILE: list[Any] = [
+    {"phone_number": 612345678},
+    {"phone_number": "0" * 40},
+    {"phone_number": "01 42 00 00 00"},  # a landline: no callback there (R15)
+    {"request_id": "ab" * 16, "outcome": "maybe"},
+    {"room_id": ROOM, "to": "fax"},
+    {"room_id": ROOM, "to": "phone", "reason": "bored"},
     None,
     42,
     "text",
@@ -37,6 +43,8 @@ HOSTILE: list[Any] = [
 ]
 
 PATIENT_EVENTS = [
+    "patient:request_phone",
+    "call:degrade",
     "patient:request_video",
     "patient:cancel",
     "rtc:signal",
@@ -45,6 +53,9 @@ PATIENT_EVENTS = [
     "session:sync",
 ]
 GP_EVENTS = [
+    "phone:outcome",
+    "phone:end",
+    "call:degrade",
     "gp:available",
     "gp:unavailable",
     "offer:accept",

@@ -574,3 +574,96 @@ async def test_reconcile_repairs_the_live_queue_against_sql(world: World) -> Non
     assert await w.state(views[0].request.id) is RequestState.WAITING
     assert await w.position(views[0].request.id) == 1
     assert await w.room.reconcile(min_age=10) == 0  # nothing left to repair
+
+
+async def test_phone_callback_retries_then_unreachable(world: World) -> None:
+    """R8: a phone request waits in the same queue; no answer is tried again later, at most
+    three tries, then the request is unreachable."""
+    w = world
+    p, g1 = w.patients[0], w.gps[0]
+    view = await w.room.request_phone_callback(p, "+33612345678")
+    rid = view.request.id
+    assert view.request.channel.value == "phone" and view.request.phone_number == "+33612345678"
+    await w.room.gp_available(g1)
+    assert await w.room.take_offer(g1, rid) is None  # a phone task, no call room
+    task = w.notes.last_gp(g1).task
+    assert task is not None and task.id == rid and task.phone_number == "+33612345678"
+    for attempt in (1, 2):
+        await w.room.phone_outcome(g1, rid, "no_answer")
+        retry = await w.requests.get(RequestId(rid))
+        assert retry is not None and retry.state is RequestState.WAITING
+        assert retry.phone_attempts == attempt and retry.gp_id is None
+        assert (await w.room.gp_view(g1)).status is GpStatus.AVAILABLE
+        # Not offered again before the retry time, even with a free GP.
+        await w.advance(w.settings.phone_retry - 1)
+        assert await w.state(rid) is RequestState.WAITING
+        await w.advance(1)
+        assert await w.state(rid) is RequestState.OFFERED
+        offered_to = (await w.requests.get(RequestId(rid))).gp_id  # type: ignore[union-attr]
+        assert offered_to is not None
+        await w.room.take_offer(offered_to, rid)
+        g1 = offered_to
+    await w.room.phone_outcome(g1, rid, "no_answer")
+    final = await w.requests.get(RequestId(rid))
+    assert final is not None and final.state is RequestState.UNREACHABLE
+    assert final.ended_reason is EndReason.UNREACHABLE and final.phone_attempts == 3
+    assert await w.requests.started_count(p, 2026) == 0  # never started: R12 not counted
+
+
+async def test_phone_callback_reached_then_wrap_up_and_wrong_number(world: World) -> None:
+    w = world
+    g = w.gps[0]
+    view = await w.room.request_phone_callback(w.patients[0], "+33612345678")
+    await w.room.gp_available(g)
+    await w.room.take_offer(g, view.request.id)
+    with pytest.raises(IllegalTransition):
+        await w.room.phone_end(g, view.request.id)  # the outcome comes first
+    with pytest.raises(OfferNotFound):
+        await w.room.phone_outcome(w.gps[1], view.request.id, "reached")
+    await w.room.phone_outcome(g, view.request.id, "reached")
+    assert await w.state(view.request.id) is RequestState.IN_CALL
+    await w.room.phone_end(g, view.request.id)
+    assert await w.state(view.request.id) is RequestState.WRAP_UP
+    assert (await w.room.gp_view(g)).status is GpStatus.WRAP_UP
+    other = await w.room.request_phone_callback(w.patients[1], "+33612345679")
+    await w.room.gp_available(g)
+    await w.room.take_offer(g, other.request.id)
+    await w.room.phone_outcome(g, other.request.id, "wrong_number")
+    wrong = await w.requests.get(other.request.id)
+    assert wrong is not None and wrong.state is RequestState.UNREACHABLE
+    assert wrong.ended_reason is EndReason.WRONG_NUMBER
+
+
+async def test_phone_requests_need_no_open_page(world: World) -> None:
+    w = world
+    p = w.patients[0]
+    await w.connect(p)
+    view = await w.room.request_phone_callback(p, "+33612345678")
+    await w.drop(p)
+    await w.advance(w.settings.patient_grace * 3)
+    assert await w.state(view.request.id) is RequestState.WAITING
+
+
+async def test_degrade_to_phone_keeps_the_consultation_and_the_gp(world: World) -> None:
+    """The ladder's last step: the same request, the same GP, no new queue entry, one R12
+    count."""
+    w = world
+    p, g = w.patients[0], w.gps[0]
+    view = await w.room.request_video(p)
+    await w.room.gp_available(g)
+    room = await w.room.accept(g, view.request.id)
+    await w.room.call_connected(p, room.id)
+    await w.room.degrade(p, room.id, "audio", "+33600000001")
+    assert w.notes.of("call_degraded")[-1] == (room, p, "audio")
+    await w.room.degrade(g, room.id, "phone", "+33600000001")
+    assert w.notes.of("call_ended")[-1] == (room, EndReason.PHONE_CALLBACK)
+    moved = await w.requests.get(view.request.id)
+    assert moved is not None and moved.state is RequestState.IN_CALL
+    assert moved.channel.value == "phone" and moved.room_id is None and moved.gp_id == g
+    assert await w.live.queue_size() == 0
+    task = await w.room.gp_view(g)
+    assert task.status is GpStatus.IN_CALL and task.task is not None
+    await w.room.phone_end(g, view.request.id)
+    assert await w.requests.started_count(p, 2026) == 1
+    events = [(f, t) for f, t, _, _ in await w.requests.history(view.request.id)]
+    assert ("in_call", "in_call") in events  # the channel change is recorded
