@@ -8,7 +8,6 @@ STAMP := $(VENV)/.installed
 WEB := web_client
 WEB_BUILT := $(WEB)/dist/.built
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/pages -type f 2>/dev/null) $(WEB)/build.mjs $(WEB)/package.json
-APT_PACKAGES := redis-server chromium iproute2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test check unit sysdeps venv web lock clean
@@ -40,12 +39,13 @@ $(WEB_BUILT): $(WEB)/node_modules/.package-lock.json $(WEB_SOURCES)
 	cd $(WEB) && npm run build
 	touch $@
 
-# Debian's redis-server and chromium, installed only when missing (tests start their own
+# Debian's redis-server, chromium and coturn, installed only when missing (tests start their own
 # instances on loopback); iproute2 for the loopback-only network namespace of the tests.
 sysdeps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v turnserver >/dev/null || missing="$$missing coturn"; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

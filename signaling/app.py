@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import socketio
 from aiohttp import web
 
+from media.echo import EchoService
 from records.accounts import Accounts
 from records.db import create_engine, default_url
 from records.demo import seed_demo, seed_demo_roster
@@ -22,6 +23,7 @@ from records.schedule import SqlScheduleStore
 from signaling.auth import TokenService
 from signaling.board import BoardBuilder
 from signaling.config import Settings, jwt_secret
+from signaling.echo_api import EchoApi
 from signaling.feed import HEARTBEAT_TTL_MS, Feed
 from signaling.handlers import LocalSessions, SocketHandlers
 from signaling.http_api import MAX_BODY, AuthApi, HealthApi, add_api, add_pages, errors_middleware
@@ -166,6 +168,10 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
         )
 
     app.router.add_get("/api/ice", ice_route)
+    # The pre-call network test's echo peer gets the same explicit ICE servers as the clients'
+    # static list (TURN credentials are per user and the server's own peer needs none).
+    echo_api = EchoApi(auth_api, EchoService(settings.echo_max_sessions, 8.0, settings.ice_servers))
+    echo_api.add_routes(app)
     ScheduleApi(
         auth_api,
         book,
@@ -192,6 +198,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
                 await task
 
     async def close(_: web.Application) -> None:
+        await echo_api.close()
         with contextlib.suppress(Exception):
             await live.leave()
         await live.close()

@@ -111,6 +111,16 @@ def _parse_seconds(raw: str) -> float:
     return value
 
 
+def _parse_positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"not an integer: {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"must be at least 1: {raw!r}")
+    return value
+
+
 def _parse_urls(raw: str) -> tuple[str, ...]:
     urls = tuple(u.strip() for u in raw.split(",") if u.strip())
     if not all(u.startswith(("turn:", "turns:")) for u in urls):
@@ -171,7 +181,7 @@ PARSERS: dict[str, Any] = {
     "turn_ttl_seconds": int,
     "ice_relay_only": _parse_bool,
     "phone_retry_seconds": _parse_seconds,
-    "echo_max_sessions": int,
+    "echo_max_sessions": _parse_positive_int,
     "nurse_hours": _parse_hours,
     "telephony_key": _parse_key,
     "test_clock": _parse_bool,

@@ -211,3 +211,75 @@ async def wait_for(predicate: object, timeout: float = 5.0, interval: float = 0.
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+@dataclass
+class Coturn:
+    """A real coturn (Debian's `turnserver`) on loopback, with the shared-secret scheme the
+    service uses. Only this test instance allows loopback peers; production denies loopback,
+    private and link-local peers (docs/OPERATIONS.md)."""
+
+    workdir: Path
+    secret: str = "coturn-test-secret-0123456789"
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"turn:127.0.0.1:{self.port}?transport=udp"
+
+    def start(self) -> Coturn:
+        binary = shutil.which("turnserver")
+        if binary is None:
+            raise RuntimeError("coturn is not installed: run `make test`, which installs it")
+        if self.port == 0:
+            self.port = free_port()
+        relay_base = 40000 + (self.port % 1000) * 20
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--listening-ip",
+                "127.0.0.1",
+                "--relay-ip",
+                "127.0.0.1",
+                "--listening-port",
+                str(self.port),
+                "--min-port",
+                str(relay_base),
+                "--max-port",
+                str(relay_base + 19),
+                "--use-auth-secret",
+                "--static-auth-secret",
+                self.secret,
+                "--realm",
+                "teleconsult.test",
+                "--allow-loopback-peers",
+                "--no-tls",
+                "--no-dtls",
+                "--no-cli",
+                "--fingerprint",
+                "--no-multicast-peers",
+                "--userdb",
+                str(self.workdir / "turndb"),
+                "--pidfile",
+                str(self.workdir / "turn.pid"),
+                "--log-file",
+                str(self.workdir / "turn.log"),
+                "--simple-log",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)
+        if self.proc.poll() is not None:
+            raise RuntimeError("turnserver did not start")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+
+    def log(self) -> str:
+        path = self.workdir / "turn.log"
+        return path.read_text(errors="replace") if path.exists() else ""

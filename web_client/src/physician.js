@@ -1,28 +1,38 @@
 // Physician dispatch board (/physician): go available, take or decline an offered request, run the
-// call (the physician is the WebRTC caller), end it, wrap up; queue figures and SLA alerts.
+// call (the physician is the WebRTC caller), step down to audio or phone when the connection is
+// bad, end it, wrap up; phone callbacks (a tel: link and the call's outcome, no WebRTC); queue
+// figures and SLA alerts.
 
 import { currentAccessToken, errorText, refreshSession } from "./auth.js";
 import { deadlineFrom, monotonicNow, noteServerTime, secondsLeft } from "./clock.js";
 import {
+  CALL_DEGRADED,
   CALL_ENDED,
   CALL_HANGUP,
   CALL_PEER,
   CALL_START,
+  CHANNEL_PHONE,
+  ENDED_PHONE_CALLBACK,
   GP_AVAILABLE,
   GP_STATE,
   GP_UNAVAILABLE,
   OFFER_ACCEPT,
   OFFER_DECLINE,
+  PHONE_END,
+  PHONE_OUTCOME,
   QUEUE_STATS,
   RTC_SIGNAL,
   SLA_ALERT,
 } from "./events.js";
 import { formatClockTime, formatCountdown, formatDuration, onLangChange, t } from "./i18n.js";
+import { bindLadderPanel } from "./ladder.js";
+import { formatPhone, telHref } from "./phone.js";
 import {
   currentLocalStream,
   currentRoomId,
   endCall,
   handleSignal,
+  noteLadderPhone,
   renegotiate,
   startCall,
   startLocalMedia,
@@ -38,6 +48,7 @@ const MAX_ALERTS = 50;
 const STATUSES = new Set(["unavailable", "available", "offered", "paused", "in_call", "wrap_up"]);
 /** call:ended reasons with their own message (gp.ended.<reason>). */
 const ENDED_REASONS = new Set(["hangup_patient", "hangup_physician", "patient_lost", "physician_lost", "away"]);
+const MAX_PHONE_ATTEMPTS = 3;
 
 const el = {
   gpStatus: byTestId("gp-status"),
@@ -52,6 +63,7 @@ const el = {
   slaAlertDetail: byTestId("sla-alert-detail"),
   slaAlertDismiss: byTestId("sla-alert-dismiss"),
   offerCard: byTestId("offer-card"),
+  offerTitle: document.querySelector("[data-role='offer-title']"),
   offerText: byTestId("offer-text"),
   offerCountdown: byTestId("offer-countdown"),
   wrapUpCountdown: byTestId("wrap-up-countdown"),
@@ -71,6 +83,17 @@ const el = {
   banner: byTestId("connection-status"),
   videos: byTestId("videos"),
   remoteTile: document.querySelector("[data-role='remote-tile']"),
+  remoteAudioNote: document.querySelector("[data-role='remote-audio-note']"),
+  phoneTask: byTestId("phone-task"),
+  phoneTaskText: document.querySelector("[data-role='phone-task-text']"),
+  phoneCallLink: byTestId("phone-call-link"),
+  phoneAttempts: byTestId("phone-attempts"),
+  phoneOutcomes: document.querySelector("[data-role='phone-outcomes']"),
+  phoneReached: byTestId("phone-reached"),
+  phoneNoAnswer: byTestId("phone-no-answer"),
+  phoneWrongNumber: byTestId("phone-wrong-number"),
+  phoneEnd: byTestId("phone-end"),
+  phoneNotice: document.querySelector("[data-role='phone-notice']"),
 };
 
 /** What the page knows; render() derives everything visible from it. */
@@ -95,11 +118,26 @@ const view = {
   online: true, // for the banner
   socketUp: false,
   connectedAt: 0, // monotonic time our socket last connected
+  phoneTask: null, // gp:state phone_task: {request_id, phone_number, attempts, max_attempts, reached}
+  reachedIds: new Set(), // phone tasks recorded as reached from this page
+  phoneHandover: false, // call:ended phone_callback received, the phone task not yet pushed
+  phoneNotice: "", // key of the last recorded phone outcome's message
+  lastOffer: null, // the last offer (its patient's name for the phone task)
 };
 
-/** The data-state of call-state: idle, offered, connecting, connected or ended (wrap-up too). */
+/** The phone task under way, or null. */
+function currentPhoneTask() {
+  return view.status === "in_call" && view.phoneTask && !view.roomId ? view.phoneTask : null;
+}
+
+function phoneReached(task) {
+  return Boolean(task && (task.reached === true || view.reachedIds.has(task.request_id)));
+}
+
+/** The data-state of call-state: idle, offered, connecting, connected, phone or ended (wrap-up too). */
 export function physicianCallState() {
   if (view.roomId && view.phase) return view.phase === "connected" ? "connected" : "connecting";
+  if (currentPhoneTask() || (view.phoneHandover && view.status === "in_call")) return "phone";
   // call:ended comes before the gp:state that leaves in_call: ended wins over a stale in_call.
   if (view.status === "wrap_up" || (view.ended && !view.accepting)) return "ended";
   if (view.accepting || view.status === "in_call") return "connecting";
@@ -116,6 +154,11 @@ function callStateText(state) {
       return t(view.phase === "reconnecting" ? "gp.state.reconnecting" : "gp.state.connecting", { peer });
     case "connected":
       return t(view.media === "audio" ? "gp.state.connected_audio" : "gp.state.connected_video", { peer });
+    case "phone": {
+      const task = currentPhoneTask();
+      const name = (task && task.patient_first_name) || view.peerName || t("gp.peer_default");
+      return t(phoneReached(task) ? "gp.state.phone_reached" : "gp.state.phone", { peer: name });
+    }
     case "ended": {
       const reason = view.ended && view.ended.reason;
       return ENDED_REASONS.has(reason) ? t(`gp.ended.${reason}`) : t("gp.state.ended");
@@ -200,7 +243,10 @@ function render() {
   show(el.offerCard, Boolean(offer));
   if (offer) {
     const wait = formatDuration((Number(offer.waited_seconds) || 0) + elapsedSince(view.offerAt));
-    setText(el.offerText, t("gp.offer.text", { name: offer.patient_first_name || "", wait }));
+    const phone = offer.channel === CHANNEL_PHONE;
+    el.offerCard.dataset.channel = phone ? "phone" : "video";
+    setText(el.offerTitle, t(phone ? "gp.offer.title_phone" : "gp.offer.title"));
+    setText(el.offerText, t(phone ? "gp.offer.text_phone" : "gp.offer.text", { name: offer.patient_first_name || "", wait }));
     const left = secondsLeft(view.offerDeadline);
     if (left !== null) {
       setText(el.offerCountdown, t("gp.offer.countdown", { n: left }));
@@ -220,15 +266,50 @@ function render() {
   show(el.peerStatus, peerLeft);
 
   show(el.endCall, state === "connecting" || state === "connected");
+  ladderPanel.render(state === "connecting" || state === "connected");
+  renderPhoneTask();
 
   const local = currentLocalStream();
   attachStream(el.localVideo, local);
+  const audioCall = Boolean(view.roomId) && view.media === "audio";
   show(el.audioOnly, Boolean(local) && local.getVideoTracks().length === 0);
+  setText(el.audioOnly, t(audioCall ? "media.audio_mode" : "media.audio_only"));
   if (!view.roomId) attachStream(el.remoteVideo, null, el.unmute);
   show(el.videos, Boolean(local) || Boolean(view.roomId));
   show(el.remoteTile, Boolean(view.roomId));
   el.videos.classList.toggle("in-call", Boolean(view.roomId));
+  el.videos.classList.toggle("audio-call", audioCall);
+  show(el.remoteAudioNote, audioCall);
   setConnectionBanner(el.banner, view.online);
+}
+
+/** The phone task: the number as a tel: link, the tries so far, the outcome buttons, then the end. */
+function renderPhoneTask() {
+  const task = currentPhoneTask();
+  show(el.phoneTask, Boolean(task));
+  setText(el.phoneNotice, view.phoneNotice && !task ? t(view.phoneNotice) : "");
+  show(el.phoneNotice, Boolean(view.phoneNotice) && !task);
+  if (!task) {
+    el.phoneTask.dataset.requestId = "";
+    return;
+  }
+  const reached = phoneReached(task);
+  const number = formatPhone(task.phone_number);
+  el.phoneTask.dataset.requestId = task.request_id || "";
+  el.phoneTask.dataset.reached = String(reached);
+  const name = task.patient_first_name || (view.lastOffer && view.lastOffer.request_id === task.request_id ? view.lastOffer.patient_first_name : "") || "";
+  setText(el.phoneTaskText, t(reached ? "gp.phone.text_reached" : "gp.phone.text", { name: name || t("gp.peer_default") }));
+  el.phoneCallLink.href = telHref(task.phone_number);
+  setText(el.phoneCallLink, number ? t("gp.phone.call", { number }) : t("gp.phone.no_number"));
+  el.phoneCallLink.dataset.number = task.phone_number || "";
+  const attempts = Number.isInteger(task.attempts) ? task.attempts : 0;
+  const max = Number.isInteger(task.max_attempts) ? task.max_attempts : MAX_PHONE_ATTEMPTS;
+  setText(el.phoneAttempts, attempts > 0 ? t("gp.phone.attempts", { n: attempts, max }) : t("gp.phone.first_attempt", { max }));
+  el.phoneAttempts.dataset.attempts = String(attempts);
+  el.phoneAttempts.dataset.max = String(max);
+  show(el.phoneAttempts, !reached);
+  show(el.phoneOutcomes, !reached);
+  show(el.phoneEnd, reached);
 }
 
 function renderAlerts() {
@@ -286,6 +367,17 @@ function onGpState(payload) {
   }
   // A new offer or availability (wrap-up over) closes the last call's outcome; a new call too.
   if (status === "offered" || status === "available") view.ended = null;
+  if (status === "offered" && offer) view.lastOffer = offer;
+  if (status === "offered" || status === "in_call") view.phoneNotice = "";
+  view.phoneHandover = false;
+  const task = status === "in_call" && payload.phone_task && typeof payload.phone_task === "object" ? payload.phone_task : null;
+  if (task && (view.roomId || currentRoomId())) {
+    // The call moved to the phone while our socket was away (call:ended missed): close it.
+    noteLadderPhone();
+    closeCall();
+  }
+  if (task) view.ended = null;
+  view.phoneTask = task;
   if (status === "in_call" && view.ended && view.ended.roomId !== payload.room_id) view.ended = null;
   view.status = status;
   view.offer = offer;
@@ -359,10 +451,12 @@ function onCallStart(payload) {
   view.roomId = payload.room_id;
   view.peerName = payload.peer_name || "";
   view.ended = null;
+  view.phoneHandover = false;
   startCall({
     roomId: payload.room_id,
     role: payload.role || "caller",
     iceServers: payload.ice_servers || [],
+    iceTransportPolicy: payload.ice_transport_policy || "all",
     send: emitAck,
     hooks: callHooks,
     reoffer: peerCameBack,
@@ -379,11 +473,23 @@ const callHooks = {
     view.media = media;
     render();
   },
+  onLadder() {
+    render();
+  },
 };
 
 function onCallEnded(payload) {
   const roomId = payload && payload.room_id;
   if (roomId && view.roomId && roomId !== view.roomId) return;
+  if (payload && payload.reason === ENDED_PHONE_CALLBACK) {
+    // The consultation goes on by phone: gp:state in_call with the phone task follows.
+    view.phoneHandover = true;
+    view.accepting = false;
+    noteLadderPhone();
+    closeCall();
+    render();
+    return;
+  }
   view.ended = { reason: (payload && payload.reason) || "", roomId: roomId || view.roomId };
   view.accepting = false;
   closeCall();
@@ -427,10 +533,15 @@ async function acceptOffer() {
   showError(null);
   const offer = view.offer;
   if (!offer) return;
-  // Camera and microphone before the WebRTC offer; asked for in parallel with the accept.
-  const media = startLocalMedia()
-    .then(render)
-    .catch(() => setAlert(el.error, t("error.media"), "media"));
+  view.lastOffer = offer;
+  // Camera and microphone before the WebRTC offer; asked for in parallel with the accept. A phone
+  // callback needs neither (the physician calls from a telephone).
+  const media =
+    offer.channel === CHANNEL_PHONE
+      ? Promise.resolve()
+      : startLocalMedia()
+          .then(render)
+          .catch(() => setAlert(el.error, t("error.media"), "media"));
   view.accepting = true;
   render();
   try {
@@ -473,7 +584,53 @@ async function endCurrentCall() {
   render();
 }
 
+/** phone:outcome for the phone task: reached, no_answer or wrong_number. */
+async function recordOutcome(outcome, button) {
+  showError(null);
+  const task = currentPhoneTask();
+  if (!task) return;
+  try {
+    await emitAck(PHONE_OUTCOME, { request_id: task.request_id, outcome });
+    if (outcome === "reached") view.reachedIds.add(task.request_id);
+    else view.phoneNotice = outcome === "no_answer" ? "gp.phone.recorded_no_answer" : "gp.phone.recorded_wrong_number";
+  } catch (err) {
+    showError(err);
+  }
+  render();
+  if (outcome === "reached" && !el.phoneEnd.hidden) el.phoneEnd.focus({ preventScroll: true });
+  else if (button && !button.hidden) button.focus({ preventScroll: true });
+}
+
+async function endPhoneTask() {
+  showError(null);
+  const task = currentPhoneTask();
+  if (!task) return;
+  try {
+    await emitAck(PHONE_END, { request_id: task.request_id });
+    view.reachedIds.delete(task.request_id);
+  } catch (err) {
+    showError(err);
+  }
+  render();
+}
+
 el.goAvailable.addEventListener("click", () => whileBusy(el.goAvailable, goAvailable));
+el.phoneReached.addEventListener("click", () => whileBusy(el.phoneReached, () => recordOutcome("reached")));
+el.phoneNoAnswer.addEventListener("click", () => whileBusy(el.phoneNoAnswer, () => recordOutcome("no_answer")));
+el.phoneWrongNumber.addEventListener("click", () =>
+  whileBusy(el.phoneWrongNumber, () => recordOutcome("wrong_number")),
+);
+el.phoneEnd.addEventListener("click", () => whileBusy(el.phoneEnd, endPhoneTask));
+
+const ladderPanel = bindLadderPanel({
+  side: "gp",
+  send: emitAck,
+  onChange: () => render(),
+  onError: (err) => {
+    showError(err);
+    render();
+  },
+});
 el.goUnavailable.addEventListener("click", () => whileBusy(el.goUnavailable, goUnavailable));
 el.offerAccept.addEventListener("click", () => whileBusy(el.offerAccept, acceptOffer));
 el.offerDecline.addEventListener("click", () => whileBusy(el.offerDecline, declineOffer));
@@ -514,6 +671,11 @@ function enter() {
     online: true,
     socketUp: false,
     connectedAt: 0,
+    phoneTask: null,
+    reachedIds: new Set(),
+    phoneHandover: false,
+    phoneNotice: "",
+    lastOffer: null,
   });
   render();
   openSocket({
@@ -534,6 +696,7 @@ function enter() {
       [RTC_SIGNAL]: handleSignal,
       [CALL_ENDED]: onCallEnded,
       [CALL_PEER]: onCallPeer,
+      [CALL_DEGRADED]: (payload) => ladderPanel.onDegraded(payload),
       [SLA_ALERT]: onSlaAlert,
     },
   });
@@ -548,6 +711,9 @@ function leave() {
   view.ended = null;
   view.alerts = [];
   view.peerLeft = null;
+  view.phoneTask = null;
+  view.phoneHandover = false;
+  view.phoneNotice = "";
   render();
 }
 

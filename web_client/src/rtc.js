@@ -2,14 +2,27 @@
 // offer), the patient the callee. Incoming signals are handled one at a time on a promise chain;
 // remote candidates wait until a remote description they belong to is set. Events go out through
 // an injected `send(event, payload)` so this module knows nothing of the socket.
+//
+// During a call a monitor reads getStats() every second and walks the degradation ladder of
+// docs/PROTOCOL.md: video -> audio only -> phone callback. It only proposes (hooks.onLadder); the
+// page asks the person, then calls degradeToAudio() and sends call:degrade.
 
-import { CALL_CONNECTED, RTC_SIGNAL } from "./events.js";
+import { CALL_CONNECTED, DEGRADE_ICE_FAILED, DEGRADE_QUALITY, RTC_SIGNAL } from "./events.js";
 
 // Caller: no answer to an offer -> offer again (the other page may be reloading), sooner first.
 const ANSWER_TIMEOUTS_MS = [2000, 3000, 5000, 8000, 10000];
 const CONNECT_TIMEOUT_MS = 15000; // caller: answered but never connected -> offer again
 const DISCONNECTED_GRACE_MS = 3000; // caller: "disconnected" that long -> offer again
 const MAX_PENDING = 500;
+
+// Degradation ladder (docs/PROTOCOL.md, "Degradation ladder during a call").
+const LADDER_TICK_MS = 1000;
+const MEDIA_DOWN_MS = 15000; // no inbound bytes, or not connected, that long -> propose a step down
+const POOR_QUALITY_MS = 10000; // loss or RTT over the limits that long -> propose a step down
+const LOSS_LIMIT = 0.15;
+const RTT_LIMIT_MS = 1000;
+const RECOVERED_MS = 10000; // a proposal goes away after that long of good media
+const AUDIO_ROOM_KEY = "tc_audio_room"; // sessionStorage: the room went audio only (survives a reload)
 
 /** State a browser test can read, with the current RTCPeerConnection: window.__tc = {pc, state}. */
 export const tcState = {
@@ -21,6 +34,11 @@ export const tcState = {
   localMedia: "", // "video" | "audio" | ""
   restarts: 0, // caller: fresh peer connections after the first
   iceRestarts: 0, // caller: ICE restarts on the same peer connection
+  iceTransportPolicy: "all",
+  ladder: "", // degradation ladder step of the call: "video" | "audio" | "phone" ("" before any call)
+  proposal: null, // {to: "audio" | "phone", reason: "ice_failed" | "quality", cause: "down" | "poor"}
+  quality: null, // last monitor sample: {t_ms, rtt_ms, bytes_received, packets_received, packets_lost,
+  //               loss, bitrate_kbps, connection_state, media_up}
 };
 const testHook = { pc: null, state: tcState };
 if (typeof window !== "undefined") window.__tc = testHook;
@@ -36,11 +54,18 @@ function isLive(stream) {
   return Boolean(stream && stream.getTracks().some((track) => track.readyState === "live"));
 }
 
-/** Camera and microphone, or the microphone alone when the camera fails. Reused while live. */
-export function startLocalMedia() {
-  if (isLive(localStream)) return Promise.resolve(localStream);
-  if (localStreamPromise) return localStreamPromise;
-  localStreamPromise = acquireLocalMedia()
+/**
+ * Camera and microphone, or the microphone alone when the camera fails (or `video` is false: an
+ * audio-only consultation). Reused while live; `video: false` drops the camera of a live stream.
+ */
+export function startLocalMedia({ video = true } = {}) {
+  const fit = (stream) => {
+    if (!video) dropLocalVideo();
+    return stream;
+  };
+  if (isLive(localStream)) return Promise.resolve(fit(localStream));
+  if (localStreamPromise) return localStreamPromise.then(fit);
+  localStreamPromise = acquireLocalMedia(video)
     .then((stream) => {
       localStream = stream;
       tcState.localMedia = stream.getVideoTracks().length > 0 ? "video" : "audio";
@@ -49,12 +74,13 @@ export function startLocalMedia() {
     .finally(() => {
       localStreamPromise = null;
     });
-  return localStreamPromise;
+  return localStreamPromise.then(fit);
 }
 
-async function acquireLocalMedia() {
+async function acquireLocalMedia(video) {
   const devices = navigator.mediaDevices;
   if (!devices || !devices.getUserMedia) throw new DOMException("no mediaDevices", "NotSupportedError");
+  if (!video) return devices.getUserMedia({ audio: true });
   try {
     return await devices.getUserMedia({ video: true, audio: true });
   } catch (videoError) {
@@ -71,6 +97,16 @@ export function currentLocalStream() {
   return isLive(localStream) ? localStream : null;
 }
 
+/** Stop the camera (the microphone goes on): audio only from now on. */
+function dropLocalVideo() {
+  if (!localStream) return;
+  for (const track of localStream.getVideoTracks()) {
+    track.stop();
+    localStream.removeTrack(track);
+  }
+  if (tcState.localMedia) tcState.localMedia = "audio";
+}
+
 export function stopLocalMedia() {
   if (localStream) {
     for (const track of localStream.getTracks()) track.stop();
@@ -81,9 +117,29 @@ export function stopLocalMedia() {
 
 // ---------------------------------------------------------------- peer connection
 
-/** A new RTCPeerConnection with its three callbacks; end-of-candidates (null) is not reported. */
-export function createPeerConnection(iceServers, onRemoteTrack, onIceCandidate, onConnectionState) {
-  const pc = new RTCPeerConnection({ iceServers: Array.isArray(iceServers) ? iceServers : [] });
+/** "all" or "relay" (anything else: "all"). */
+export function transportPolicy(policy) {
+  return policy === "relay" ? "relay" : "all";
+}
+
+/**
+ * The RTCPeerConnection configuration from the server's `ice_servers` and `ice_transport_policy`
+ * (call:start, GET /api/ice): always explicit, never a browser default STUN server.
+ */
+export function rtcConfiguration(iceServers, iceTransportPolicy) {
+  return {
+    iceServers: Array.isArray(iceServers) ? iceServers : [],
+    iceTransportPolicy: transportPolicy(iceTransportPolicy),
+  };
+}
+
+/**
+ * A new RTCPeerConnection with its three callbacks; end-of-candidates (null) is not reported.
+ * `ice`: {iceServers, iceTransportPolicy} (an array alone is taken as iceServers).
+ */
+export function createPeerConnection(ice, onRemoteTrack, onIceCandidate, onConnectionState) {
+  const config = Array.isArray(ice) || !ice ? rtcConfiguration(ice) : rtcConfiguration(ice.iceServers, ice.iceTransportPolicy);
+  const pc = new RTCPeerConnection(config);
   pc.addEventListener("track", (event) => onRemoteTrack(event.track, event.streams));
   pc.addEventListener("icecandidate", (event) => {
     if (event.candidate && event.candidate.candidate) onIceCandidate(event.candidate.toJSON());
@@ -110,7 +166,7 @@ function sendSignal(c, payload) {
 function openPeer(c) {
   closePeer(c);
   const pc = createPeerConnection(
-    c.iceServers,
+    { iceServers: c.iceServers, iceTransportPolicy: c.iceTransportPolicy },
     (track) => onRemoteTrack(c, pc, track),
     (candidate) => {
       if (c.pc === pc) sendSignal(c, { type: "candidate", candidate: candidatePayload(candidate) });
@@ -125,6 +181,43 @@ function openPeer(c) {
   return pc;
 }
 
+/** Rejects a step's wait on a peer connection closed meanwhile (see guard()). */
+class PeerClosed extends Error {
+  constructor() {
+    super("peer connection closed");
+    this.name = "PeerClosed";
+  }
+}
+
+const closedSignals = new WeakMap(); // pc -> {promise, resolve}: settles when closePeer closes it
+
+function closedSignal(pc) {
+  let signal = closedSignals.get(pc);
+  if (!signal) {
+    let resolve;
+    const promise = new Promise((r) => {
+      resolve = r;
+    });
+    signal = { promise, resolve };
+    closedSignals.set(pc, signal);
+  }
+  return signal;
+}
+
+/**
+ * `promise` (an operation on `pc`), or a PeerClosed rejection once `pc` is closed: a closed
+ * RTCPeerConnection never settles its pending operations, which would stall the signal chain.
+ */
+function guard(pc, promise) {
+  if (pc.signalingState === "closed") return Promise.reject(new PeerClosed());
+  return Promise.race([
+    promise,
+    closedSignal(pc).promise.then(() => {
+      throw new PeerClosed();
+    }),
+  ]);
+}
+
 function closePeer(c) {
   clearTimer(c, "watchdog");
   clearTimer(c, "disconnected");
@@ -134,22 +227,46 @@ function closePeer(c) {
     } catch {
       // already closed
     }
+    closedSignal(c.pc).resolve();
   }
   c.pc = null;
 }
 
-/** Send our tracks; ask to receive a kind we cannot send, so the other side's media still flows. */
-function addLocalTracks(pc, stream) {
+function transceiverKind(transceiver) {
+  return transceiver.receiver && transceiver.receiver.track ? transceiver.receiver.track.kind : "";
+}
+
+/**
+ * Send our tracks; ask to receive a kind we cannot send, so the other side's media still flows.
+ * `audioOnly`: no video either way (an audio consultation, or one that stepped down the ladder).
+ */
+function addLocalTracks(pc, stream, audioOnly = false) {
   const kinds = new Set();
   if (stream) {
     for (const track of stream.getTracks()) {
+      if (audioOnly && track.kind === "video") continue;
+      if (track.readyState === "ended") continue;
       pc.addTrack(track, stream);
       kinds.add(track.kind);
     }
   }
-  const receiving = new Set(pc.getTransceivers().map((t) => t.receiver.track && t.receiver.track.kind));
+  const receiving = new Set(pc.getTransceivers().map(transceiverKind));
   for (const kind of ["audio", "video"]) {
+    if (audioOnly && kind === "video") continue;
     if (!kinds.has(kind) && !receiving.has(kind)) pc.addTransceiver(kind, { direction: "recvonly" });
+  }
+  if (audioOnly) refuseVideo(pc);
+}
+
+/** Neither send nor receive video from the next negotiation on (m-lines stay, inactive). */
+function refuseVideo(pc) {
+  for (const transceiver of pc.getTransceivers()) {
+    if (transceiverKind(transceiver) !== "video" || transceiver.stopped) continue;
+    try {
+      transceiver.direction = "inactive";
+    } catch {
+      // closed peer connection
+    }
   }
 }
 
@@ -183,12 +300,20 @@ function onConnectionState(c, pc, state) {
   } else if (state === "disconnected") {
     setPhase(c, "reconnecting");
     if (c.role === "caller") {
+      // An ICE restart on the same peer connection first (a fresh peer when it cannot be done).
       setTimer(c, "disconnected", DISCONNECTED_GRACE_MS, () => {
-        if (c.pc === pc && pc.connectionState !== "connected") restartAsCaller(c);
+        if (c.pc === pc && pc.connectionState !== "connected") enqueue(c, () => renegotiateAsCaller(c));
       });
     }
   } else if (state === "failed") {
-    remoteGone(c);
+    // ICE failed: the caller re-offers with iceRestart on the same peer connection (its DTLS
+    // session goes on); the callee keeps its peer connection and answers that offer.
+    setPhase(c, "reconnecting");
+    if (c.role === "caller") {
+      clearTimer(c, "disconnected");
+      clearTimer(c, "watchdog");
+      enqueue(c, () => renegotiateAsCaller(c));
+    }
   }
 }
 
@@ -214,8 +339,29 @@ function remoteGone(c) {
   }
 }
 
+/** The media of the call as the page shows it and call:connected reports it. */
+function callMedia(c, pc) {
+  return c.mediaMode === "audio" ? "audio" : remoteMediaKind(pc);
+}
+
+/**
+ * We offered video but the other side refused it (its answer made our video m-line inactive:
+ * an audio-only consultation): stop our camera too.
+ */
+function videoRefused(pc) {
+  const video = pc.getTransceivers().filter((t) => transceiverKind(t) === "video" && !t.stopped);
+  const sending = video.some((t) => t.sender && t.sender.track);
+  return sending && video.every((t) => t.currentDirection === "inactive");
+}
+
+/** An ICE restart that kept the connection up fires no "connected" event: say it is connected. */
+function stillConnected(c, pc) {
+  if (pc.connectionState === "connected" && tcState.phase !== "connected") reportConnected(c, pc);
+}
+
 function reportConnected(c, pc) {
-  const media = remoteMediaKind(pc);
+  if (c.mediaMode !== "audio" && videoRefused(pc)) applyAudioMode(c);
+  const media = callMedia(c, pc);
   setPhase(c, "connected", media);
   if (c.connectedReported) return;
   c.connectedReported = true;
@@ -250,9 +396,9 @@ async function makeOffer(c) {
   const stream = await c.media;
   if (c.ended) return;
   const pc = openPeer(c);
-  addLocalTracks(pc, stream);
-  const offer = await pc.createOffer();
-  await pc.setLocalDescription(offer);
+  addLocalTracks(pc, stream, c.mediaMode === "audio");
+  const offer = await guard(pc, pc.createOffer());
+  await guard(pc, pc.setLocalDescription(offer));
   if (c.pc !== pc || c.ended) return;
   watchTransport(c, pc);
   sendSignal(c, { type: "offer", sdp: pc.localDescription.sdp });
@@ -282,7 +428,7 @@ function dtlsTransport(pc) {
  */
 function canRestartIce(pc) {
   if (!pc || pc.signalingState !== "stable" || !pc.remoteDescription) return false;
-  if (pc.connectionState === "closed" || pc.connectionState === "failed") return false;
+  if (pc.connectionState === "closed") return false; // "failed" (ICE) is what a restart is for
   const transport = dtlsTransport(pc);
   return Boolean(transport) && transport.state === "connected";
 }
@@ -303,8 +449,8 @@ async function renegotiateAsCaller(c) {
   clearTimer(c, "disconnected");
   tcState.iceRestarts += 1;
   if (wasUp) setPhase(c, "reconnecting");
-  const offer = await pc.createOffer({ iceRestart: true });
-  await pc.setLocalDescription(offer);
+  const offer = await guard(pc, pc.createOffer({ iceRestart: true }));
+  await guard(pc, pc.setLocalDescription(offer));
   if (c.pc !== pc || c.ended) return;
   sendSignal(c, { type: "offer", sdp: pc.localDescription.sdp });
   watchForAnswer(c, pc);
@@ -329,9 +475,10 @@ async function applyAnswer(c, sdp) {
     restartAsCaller(c);
     return;
   }
-  await pc.setRemoteDescription({ type: "answer", sdp });
+  await guard(pc, pc.setRemoteDescription({ type: "answer", sdp }));
   c.unanswered = 0;
   await flushCandidates(c);
+  if (c.pc === pc) stillConnected(c, pc);
   setTimer(c, "watchdog", CONNECT_TIMEOUT_MS, () => {
     if (c.pc === pc && pc.connectionState !== "connected") restartAsCaller(c);
   });
@@ -354,7 +501,9 @@ function sameFingerprints(sdpA, sdpB) {
 /** The offer comes from the caller's current peer connection (ICE restart), not a fresh one. */
 function sameCallerPeer(pc, sdp) {
   if (!pc || !pc.remoteDescription || pc.signalingState !== "stable") return false;
-  if (pc.connectionState === "closed" || pc.connectionState === "failed") return false;
+  if (pc.connectionState === "closed") return false; // "failed": the ICE restart mends it
+  const transport = dtlsTransport(pc);
+  if (transport && (transport.state === "closed" || transport.state === "failed")) return false;
   return sameFingerprints(pc.remoteDescription.sdp, sdp);
 }
 
@@ -370,18 +519,21 @@ async function acceptOffer(c, msg) {
   let pc = c.pc;
   const renegotiation = sameCallerPeer(pc, msg.sdp);
   if (!renegotiation && (!pc || pc.remoteDescription || pc.signalingState !== "stable")) pc = openPeer(c);
-  await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+  await guard(pc, pc.setRemoteDescription({ type: "offer", sdp: msg.sdp }));
   await flushCandidates(c);
   if (!renegotiation) {
     const stream = await c.media;
     if (c.pc !== pc || c.ended || c.latestOffer !== msg) return;
-    addLocalTracks(pc, stream);
+    addLocalTracks(pc, stream, c.mediaMode === "audio");
+  } else if (c.mediaMode === "audio") {
+    refuseVideo(pc);
   }
-  const answer = await pc.createAnswer();
-  await pc.setLocalDescription(answer);
+  const answer = await guard(pc, pc.createAnswer());
+  await guard(pc, pc.setLocalDescription(answer));
   if (c.pc !== pc || c.ended || c.latestOffer !== msg) return;
   if (!renegotiation) watchTransport(c, pc);
   sendSignal(c, { type: "answer", sdp: pc.localDescription.sdp });
+  if (renegotiation) stillConnected(c, pc);
 }
 
 // ---------------------------------------------------------------- candidates
@@ -405,7 +557,7 @@ async function addRemoteCandidate(c, candidate) {
     return;
   }
   try {
-    await c.pc.addIceCandidate(candidate);
+    await guard(c.pc, c.pc.addIceCandidate(candidate));
   } catch (err) {
     console.warn("remote candidate ignored", err && err.name);
   }
@@ -426,6 +578,7 @@ function enqueueSignal(c, msg) {
 
 function enqueue(c, task) {
   c.chain = c.chain.then(task).catch((err) => {
+    if (err instanceof PeerClosed) return; // the peer connection was replaced or closed meanwhile
     console.warn("webrtc step failed", err && err.name, err && err.message);
   });
   return c.chain;
@@ -458,23 +611,40 @@ export function handleSignal(msg) {
  * is kept (resume after a socket reconnect: its peer connection lives on, or is being rebuilt);
  * otherwise a fresh one starts: the caller offers, the callee waits for the offer.
  * `reoffer: true` makes a kept caller offer again at once (the other side came back without its
- * peer connection). `hooks`: onRemoteStream(stream), onPhase(phase, media).
+ * peer connection). `media`: "audio" for an audio-only consultation (no video either way).
+ * `hooks`: onRemoteStream(stream), onPhase(phase, media), onLadder({step, proposal}).
  * Returns "kept" or "started".
  */
-export function startCall({ roomId, role, iceServers, send, hooks, reoffer = false }) {
+export function startCall({
+  roomId,
+  role,
+  iceServers,
+  iceTransportPolicy = "all",
+  media = "video",
+  send,
+  hooks,
+  reoffer = false,
+}) {
   if (call && !call.ended && call.roomId === roomId && call.role === role) {
     call.hooks = hooks;
     call.send = send;
+    call.iceServers = iceServers; // fresh TURN credentials for the next peer connection
+    call.iceTransportPolicy = transportPolicy(iceTransportPolicy);
+    if (media === "audio") applyAudioMode(call);
     if (reoffer && role === "caller") restartAsCaller(call);
     else renegotiate(roomId); // our socket came back: offers sent meanwhile may be lost
+    publishLadder(call);
     return "kept";
   }
   const early = earlySignals.filter((msg) => msg.room_id === roomId);
   endCall({ keepMedia: true });
+  const audioOnly = media === "audio" || audioRoomRemembered(roomId);
   const c = {
     roomId,
     role,
     iceServers,
+    iceTransportPolicy: transportPolicy(iceTransportPolicy),
+    mediaMode: audioOnly ? "audio" : "video",
     send,
     hooks,
     pc: null,
@@ -486,7 +656,12 @@ export function startCall({ roomId, role, iceServers, send, hooks, reoffer = fal
     timers: {},
     unanswered: 0, // caller: offers in a row that got no answer
     latestOffer: null, // callee: the newest offer received; older ones are not answered
-    media: startLocalMedia().catch(() => null), // no media at all still lets us receive
+    // no media at all still lets us receive
+    media: startLocalMedia({ video: !audioOnly }).catch(() => null),
+    startedAt: monotonicNow(),
+    monitor: null, // interval of the quality monitor
+    sampling: false,
+    ladder: newLadder(audioOnly ? "audio" : "video"),
   };
   call = c;
   Object.assign(tcState, {
@@ -497,10 +672,15 @@ export function startCall({ roomId, role, iceServers, send, hooks, reoffer = fal
     connectionState: "new",
     restarts: 0,
     iceRestarts: 0,
+    iceTransportPolicy: c.iceTransportPolicy,
+    ladder: c.ladder.step,
+    proposal: null,
+    quality: null,
   });
   c.hooks.onPhase("connecting", "");
   if (role === "caller") enqueue(c, () => makeOffer(c));
   for (const msg of early) enqueueSignal(c, msg);
+  startMonitor(c);
   return "started";
 }
 
@@ -535,11 +715,225 @@ export function currentRoomId() {
 export function endCall({ keepMedia = false } = {}) {
   if (call) {
     call.ended = true;
+    stopMonitor(call);
     closePeer(call);
     call = null;
   }
+  tcState.proposal = null;
   earlySignals = [];
   testHook.pc = null;
   Object.assign(tcState, { roomId: null, phase: "closed", media: "", connectionState: "closed" });
   if (!keepMedia) stopLocalMedia();
+}
+
+// ---------------------------------------------------------------- quality and degradation ladder
+
+function monotonicNow() {
+  return typeof performance !== "undefined" && performance.now ? performance.now() : Date.now();
+}
+
+/**
+ * One getStats() reading (PROTOCOL.md <StatsSample> without t_ms): inbound audio and video
+ * summed, RTT (ms) of the selected (else nominated, succeeded) candidate pair or null.
+ */
+export async function readStatsSample(pc) {
+  const report = await pc.getStats();
+  let bytes = 0;
+  let received = 0;
+  let lost = 0;
+  let selectedPairId = null;
+  const pairs = new Map();
+  report.forEach((stat) => {
+    if (stat.type === "inbound-rtp" && (stat.kind === "audio" || stat.kind === "video")) {
+      bytes += Number(stat.bytesReceived) || 0;
+      received += Number(stat.packetsReceived) || 0;
+      lost += Number(stat.packetsLost) || 0;
+    } else if (stat.type === "transport" && stat.selectedCandidatePairId) {
+      selectedPairId = stat.selectedCandidatePairId;
+    } else if (stat.type === "candidate-pair") {
+      pairs.set(stat.id, stat);
+    }
+  });
+  let pair = selectedPairId ? pairs.get(selectedPairId) : null;
+  if (!pair) {
+    const all = [...pairs.values()];
+    pair = all.find((p) => p.nominated && p.state === "succeeded") || all.find((p) => p.selected) || null;
+  }
+  const rtt = pair && typeof pair.currentRoundTripTime === "number" ? pair.currentRoundTripTime * 1000 : null;
+  return {
+    rtt_ms: rtt === null ? null : Math.round(rtt * 10) / 10,
+    bytes_received: Math.round(bytes),
+    packets_received: Math.round(received),
+    packets_lost: Math.max(0, Math.round(lost)), // duplicates may make it negative
+  };
+}
+
+function newLadder(step) {
+  return {
+    step, // "video" | "audio" | "phone"
+    proposal: null, // {to, reason, cause}
+    downSince: monotonicNow(), // media not flowing since (the call starts down)
+    poorSince: null, // loss or RTT over the limits since
+    goodSince: null, // media fine since (clears a proposal)
+    last: null, // previous sample, with its peer connection
+  };
+}
+
+function startMonitor(c) {
+  stopMonitor(c);
+  c.monitor = setInterval(() => {
+    monitorTick(c).catch((err) => console.warn("quality monitor", err && err.name));
+  }, LADDER_TICK_MS);
+}
+
+function stopMonitor(c) {
+  if (c.monitor) clearInterval(c.monitor);
+  c.monitor = null;
+}
+
+/** One second of the ladder: read the stats, update how long media has been down or poor. */
+async function monitorTick(c) {
+  if (c.ended || c.sampling) return;
+  c.sampling = true;
+  let sample = null;
+  const pc = c.pc;
+  try {
+    if (pc && pc.connectionState !== "closed") sample = await readStatsSample(pc);
+  } catch {
+    sample = null;
+  } finally {
+    c.sampling = false;
+  }
+  if (c.ended) return;
+  const now = monotonicNow();
+  const L = c.ladder;
+  const prev = L.last && L.last.pc === pc && pc ? L.last : null;
+  const connected = Boolean(pc) && pc.connectionState === "connected";
+  let loss = null;
+  let bitrate = null;
+  let flowing = connected && Boolean(sample);
+  if (sample && prev) {
+    const dBytes = sample.bytes_received - prev.sample.bytes_received;
+    const dReceived = Math.max(0, sample.packets_received - prev.sample.packets_received);
+    const dLost = Math.max(0, sample.packets_lost - prev.sample.packets_lost);
+    const seconds = (now - prev.at) / 1000;
+    if (dReceived + dLost > 0) loss = dLost / (dReceived + dLost);
+    if (seconds > 0) bitrate = Math.max(0, (dBytes * 8) / 1000 / seconds);
+    flowing = flowing && dBytes > 0;
+  }
+  const poor = flowing && ((loss !== null && loss > LOSS_LIMIT) || (sample.rtt_ms !== null && sample.rtt_ms > RTT_LIMIT_MS));
+  L.downSince = flowing ? null : (L.downSince ?? now);
+  L.poorSince = poor ? (L.poorSince ?? now) : null;
+  L.goodSince = flowing && !poor ? (L.goodSince ?? now) : null;
+  if (sample) L.last = { pc, sample, at: now };
+  tcState.quality = {
+    t_ms: Math.round(now - c.startedAt),
+    rtt_ms: sample ? sample.rtt_ms : null,
+    bytes_received: sample ? sample.bytes_received : 0,
+    packets_received: sample ? sample.packets_received : 0,
+    packets_lost: sample ? sample.packets_lost : 0,
+    loss: loss === null ? null : Math.round(loss * 1000) / 1000,
+    bitrate_kbps: bitrate === null ? null : Math.round(bitrate),
+    connection_state: pc ? pc.connectionState : "none",
+    media_up: flowing,
+  };
+  evaluateLadder(c, now, connected);
+}
+
+function evaluateLadder(c, now, connected) {
+  const L = c.ladder;
+  if (L.step === "phone") return;
+  const down = L.downSince !== null && now - L.downSince >= MEDIA_DOWN_MS;
+  const poor = L.poorSince !== null && now - L.poorSince >= POOR_QUALITY_MS;
+  if (down || poor) {
+    const to = L.step === "video" ? "audio" : "phone";
+    const reason = down && !connected ? DEGRADE_ICE_FAILED : DEGRADE_QUALITY;
+    const cause = down ? "down" : "poor";
+    if (!L.proposal || L.proposal.to !== to || L.proposal.cause !== cause) {
+      L.proposal = { to, reason, cause };
+      publishLadder(c);
+    }
+  } else if (L.proposal && L.goodSince !== null && now - L.goodSince >= RECOVERED_MS) {
+    L.proposal = null; // media came back and stayed good
+    publishLadder(c);
+  }
+}
+
+function publishLadder(c) {
+  tcState.ladder = c.ladder.step;
+  tcState.proposal = c.ladder.proposal ? { ...c.ladder.proposal } : null;
+  if (c.hooks && typeof c.hooks.onLadder === "function") c.hooks.onLadder(ladderState());
+}
+
+function rememberAudioRoom(roomId) {
+  try {
+    window.sessionStorage.setItem(AUDIO_ROOM_KEY, roomId);
+  } catch {
+    // storage disabled: a reload goes back to video, the ladder proposes again if needed
+  }
+}
+
+function audioRoomRemembered(roomId) {
+  try {
+    return window.sessionStorage.getItem(AUDIO_ROOM_KEY) === roomId;
+  } catch {
+    return false;
+  }
+}
+
+/** Stop sending video (replaceTrack(null), camera off) and refuse it at the next negotiation. */
+function applyAudioMode(c) {
+  if (c.mediaMode === "audio" && c.ladder.step !== "video") return;
+  c.mediaMode = "audio";
+  rememberAudioRoom(c.roomId);
+  const pc = c.pc;
+  if (pc) {
+    for (const transceiver of pc.getTransceivers()) {
+      if (transceiverKind(transceiver) !== "video" || transceiver.stopped) continue;
+      if (transceiver.sender && transceiver.sender.track) transceiver.sender.replaceTrack(null).catch(() => {});
+    }
+    refuseVideo(pc);
+  }
+  dropLocalVideo();
+  const L = c.ladder;
+  if (L.step === "video") {
+    L.step = "audio";
+    L.proposal = null;
+    // The next step (phone) is proposed only if audio stays down or poor as long again.
+    const now = monotonicNow();
+    if (L.downSince !== null) L.downSince = now;
+    if (L.poorSince !== null) L.poorSince = now;
+  }
+  if (tcState.phase === "connected") setPhase(c, "connected", "audio");
+  publishLadder(c);
+}
+
+/**
+ * Step down to audio only (the person chose it, or the other member did: call:degraded). Returns
+ * false when there is no call. The page sends call:degrade itself.
+ */
+export function degradeToAudio() {
+  const c = call;
+  if (!c || c.ended) return false;
+  applyAudioMode(c);
+  return true;
+}
+
+/** The call goes on by phone (call:degrade to phone sent, or call:ended phone_callback). */
+export function noteLadderPhone() {
+  if (call && !call.ended) {
+    call.ladder.step = "phone";
+    call.ladder.proposal = null;
+    publishLadder(call);
+  } else {
+    tcState.ladder = "phone";
+    tcState.proposal = null;
+  }
+}
+
+/** The ladder of the current call: {step, proposal} (step "" without a call). */
+export function ladderState() {
+  const c = call;
+  if (!c || c.ended) return { step: tcState.ladder === "phone" ? "phone" : "", proposal: null };
+  return { step: c.ladder.step, proposal: c.ladder.proposal ? { ...c.ladder.proposal } : null };
 }
