@@ -30,7 +30,7 @@ from signaling.http_api import MAX_BODY, AuthApi, HealthApi, add_api, add_pages,
 from signaling.ice import IceConfig
 from signaling.metrics import Metrics
 from signaling.notifier import SocketNotifier
-from signaling.redis_adapter import LoginLimiter, socketio_manager
+from signaling.redis_adapter import LoginLimiter, RevokedTokens, socketio_manager
 from signaling.schedule_api import ScheduleApi
 from waiting_room import redis_store
 from waiting_room.appointments import AppointmentBook
@@ -154,7 +154,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
 
     app = web.Application(client_max_size=MAX_BODY, middlewares=[errors_middleware])
     sio.attach(app)
-    auth_api = AuthApi(accounts, tokens, LoginLimiter(redis), clock)
+    auth_api = AuthApi(accounts, tokens, LoginLimiter(redis), clock, RevokedTokens(redis))
     add_api(app, auth_api, HealthApi(engine, live))
 
     async def ice_route(request: web.Request) -> web.Response:

@@ -36,6 +36,8 @@ class Claims:
     role: Role
     type: TokenType
     expires_at: datetime
+    token_id: str = ""
+    """The token's `jti`: a logged-out refresh token is revoked by it."""
 
 
 class TokenService:
@@ -84,9 +86,11 @@ class TokenService:
         subject = payload["sub"]
         if not isinstance(subject, str) or not subject:
             raise TokenError("the token carries no subject")
+        jti = payload.get("jti")
         return Claims(
             user_id=UserId(subject),
             role=role,
             type=expected,
             expires_at=datetime.fromtimestamp(payload["exp"]).astimezone(),
+            token_id=jti if isinstance(jti, str) else "",
         )

@@ -18,7 +18,7 @@ from records.accounts import Accounts, User
 from records.errors import InvalidCredentials, RecordsError
 from signaling.auth import TokenError, TokenService, TokenType
 from signaling.errors import BadRequest, Forbidden, error_body
-from signaling.redis_adapter import LoginLimiter
+from signaling.redis_adapter import LoginLimiter, RevokedTokens
 from signaling.registration import parse_email, parse_password, parse_registration
 from waiting_room.clock import Clock
 from waiting_room.errors import WaitingRoomError
@@ -146,6 +146,7 @@ class AuthApi:
     tokens: TokenService
     limiter: LoginLimiter
     clock: Clock
+    revoked: RevokedTokens
 
     def _token_response(self, request: web.Request, user: User, status: int = 200) -> web.Response:
         # Token lifetimes are security timers: real time, never the scaled or test business
@@ -209,13 +210,26 @@ class AuthApi:
             claims = self.tokens.verify(token, TokenType.REFRESH)
         except TokenError:
             raise BadRequest("no_session", "the session has ended: log in", 401) from None
+        if await self.revoked.is_revoked(claims.token_id):
+            raise BadRequest("no_session", "the session has ended: log in", 401)
         user = await self.accounts.get(claims.user_id)
         if user is None or not user.active:
             raise BadRequest("no_session", "the session has ended: log in", 401)
         return self._token_response(request, user)
 
     async def logout(self, request: web.Request) -> web.Response:
+        """Ends the session: the refresh cookie is cleared and its token revoked, so a copy of it
+        no longer works either."""
         check_origin(request)
+        token = request.cookies.get(REFRESH_COOKIE)
+        if token:
+            try:
+                claims = self.tokens.verify(token, TokenType.REFRESH)
+            except TokenError:
+                pass
+            else:
+                left = int(claims.expires_at.timestamp() - datetime.now(UTC).timestamp()) + 1
+                await self.revoked.revoke(claims.token_id, left)
         response = web.Response(status=204)
         response.del_cookie(REFRESH_COOKIE, path=COOKIE_PATH)
         return response

@@ -57,3 +57,18 @@ class LoginLimiter:
 
     async def succeeded(self, email: str) -> None:
         await self._r.delete(self._key(email))
+
+
+class RevokedTokens:
+    """Refresh tokens ended by a logout, kept until they would have expired anyway (a security
+    timer: real time, Redis TTL)."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._r = client
+
+    async def revoke(self, token_id: str, seconds_left: int) -> None:
+        if token_id and seconds_left > 0:
+            await self._r.set("{tc}:revoked:" + token_id, "1", ex=seconds_left)
+
+    async def is_revoked(self, token_id: str) -> bool:
+        return bool(token_id) and bool(await self._r.exists("{tc}:revoked:" + token_id))

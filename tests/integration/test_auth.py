@@ -160,9 +160,16 @@ async def test_refresh_cookie_is_httponly_strict_and_renews_the_token(
         ) as resp:
             assert resp.status == 403
             assert (await resp.json())["error"]["code"] == "bad_origin"
+        kept = next(c.value for c in http.cookie_jar if c.key == "tc_refresh")
         async with http.post(f"{server.url}/api/auth/logout") as resp:
             assert resp.status == 204
         async with http.post(f"{server.url}/api/auth/refresh") as resp:
+            assert resp.status == 401
+            assert (await resp.json())["error"]["code"] == "no_session"
+        # A copy of the logged-out cookie is revoked too.
+        async with http.post(
+            f"{server.url}/api/auth/refresh", headers={"Cookie": f"tc_refresh={kept}"}
+        ) as resp:
             assert resp.status == 401
             assert (await resp.json())["error"]["code"] == "no_session"
 
