@@ -331,6 +331,3 @@ class Feed:
             return
         self._last_board = (board, real_now)
         await self._emit.emit(ev.BOARD_STATE, board, to=SUPERVISORS_ROOM, ignore_queue=True)
-
-    def forget_patient(self, user_id: UserId) -> None:
-        self._sent.pop(user_id, None)

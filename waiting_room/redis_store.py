@@ -285,13 +285,6 @@ class RedisLiveStore:
     async def cancel(self, timer: str) -> None:
         await self._r.zrem(TIMERS, timer)
 
-    async def cancel_prefix(self, prefix: str) -> None:
-        """Cancel every timer whose member starts with ``prefix`` (lexicographic range)."""
-        members = cast(list[str], await self._r.zrange(TIMERS, 0, -1))
-        stale = [m for m in members if m.startswith(prefix)]
-        if stale:
-            await self._r.zrem(TIMERS, *stale)
-
     async def claim_due(self, now: float, limit: int) -> list[str]:
         return [str(m) for m in await self._claim(keys=[TIMERS], args=[repr(now), limit])]
 

@@ -504,12 +504,6 @@ class WaitingRoom:
             raise NotInRoom("you are not a member of this call")
         return room
 
-    async def room_of_gp(self, gp_id: UserId) -> CallRoom | None:
-        live = await self._live.get_gp(gp_id)
-        if live.status != GpStatus.IN_CALL or live.room_id is None:
-            return None
-        return await self._live.get_room(live.room_id)
-
     async def active_room_of(
         self, user_id: UserId, request: ConsultationRequest | None
     ) -> CallRoom | None:

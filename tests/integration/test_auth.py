@@ -3,6 +3,7 @@ token checks (missing, expired, forged, wrong type or audience)."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,17 @@ async def test_register_then_login(server: ServerProcess) -> None:
     assert me["user"]["first_name"] == "Claire" and me["user"]["role"] == "patient"
     status, again = await _post(f"{server.url}/api/auth/register", body)
     assert (status, again["error"]["code"]) == (409, "email_taken")
+    # R17/R26: both consents are kept as proof: the exact version accepted (its SHA-256), when,
+    # and from where.
+    with sqlite3.connect(server.data_dir / "teleconsult.db") as db:
+        rows = db.execute(
+            "SELECT kind, document_sha256, accepted_at, client_address FROM consents"
+            " WHERE user_id = ? ORDER BY kind",
+            (created["user"]["id"],),
+        ).fetchall()
+    assert [r[0] for r in rows] == ["data_policy", "terms"]
+    assert all(len(r[1]) == 64 and r[2] and r[3] == "127.0.0.1" for r in rows)
+    assert rows[0][1] != rows[1][1]
 
 
 @pytest.mark.parametrize(
