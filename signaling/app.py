@@ -46,9 +46,9 @@ logger = logging.getLogger(__name__)
 
 def make_clock(settings: Settings) -> Clock:
     clock: Clock = SystemClock()
-    if settings.clock_scale != 1.0:
+    if settings.clock_scale != 1.0 or settings.clock_start is not None:
         logger.warning("business clock runs %.1f times faster than real time", settings.clock_scale)
-        clock = ScaledClock(settings.clock_scale)
+        clock = ScaledClock(settings.clock_scale, settings.clock_start)
     if settings.test_clock:
         logger.warning("TEST CLOCK: POST /api/test/clock moves business time (never in production)")
         clock = OffsetClock(clock)
@@ -155,7 +155,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
     app = web.Application(client_max_size=MAX_BODY, middlewares=[errors_middleware])
     sio.attach(app)
     auth_api = AuthApi(accounts, tokens, LoginLimiter(redis), clock, RevokedTokens(redis))
-    add_api(app, auth_api, HealthApi(engine, live))
+    add_api(app, auth_api, HealthApi(engine, live, clock))
 
     async def ice_route(request: web.Request) -> web.Response:
         """The caller's ICE servers (TURN credentials only for authenticated users)."""

@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ class Settings:
     """Browser tests only: POST /api/test/clock moves the business clock forward."""
     clock_scale: float = 1.0
     """Business seconds per real second (load tests replay a day in minutes); 1 in production."""
+    clock_start: datetime | None = None
+    """Load tests only: the business time at start-up of a scaled clock (None: now)."""
     web_dir: Path = field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "web_client" / "dist"
     )
@@ -151,6 +154,16 @@ def _parse_key(raw: str) -> str:
     return raw
 
 
+def _parse_instant(raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"not an ISO 8601 time: {raw!r}") from None
+    if value.tzinfo is None:
+        raise ConfigError("the clock start needs an offset, e.g. 2026-12-07T00:00:00+01:00")
+    return value.astimezone(UTC)
+
+
 def _parse_scale(raw: str) -> float:
     value = _parse_seconds(raw)
     if value <= 0:
@@ -175,6 +188,7 @@ PARSERS: dict[str, Any] = {
     "patient_grace_seconds": _parse_seconds,
     "call_grace_seconds": _parse_seconds,
     "clock_scale": _parse_scale,
+    "clock_start": _parse_instant,
     "appointment_share": _parse_share,
     "turn_urls": _parse_urls,
     "turn_secret": str,

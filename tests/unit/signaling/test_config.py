@@ -34,6 +34,9 @@ def test_flag_wins_over_environment() -> None:
         ("port", "70000"),
         ("port", "http"),
         ("demo", "maybe"),
+        ("clock_start", "2026-12-07T00:00:00"),
+        ("clock_start", "yesterday"),
+        ("clock_scale", "0"),
     ],
 )
 def test_bad_values_are_refused(name: str, raw: str) -> None:
@@ -61,3 +64,8 @@ def test_jwt_secret_is_generated_once_and_private(tmp_path: Path) -> None:
     assert jwt_secret(Settings(jwt_secret="k" * 40)) == "k" * 40
     with pytest.raises(ConfigError):
         jwt_secret(Settings(jwt_secret="short"))
+
+
+def test_clock_start_is_kept_in_utc() -> None:
+    s = load_settings({}, environ={"TELECONSULT_CLOCK_START": "2026-12-07T00:00:00+01:00"})
+    assert s.clock_start is not None and s.clock_start.isoformat() == "2026-12-06T23:00:00+00:00"
