@@ -4,8 +4,10 @@ A discrete-event simulation with zero dispatch latency and no declined or missed
 appointments due (at their slot) go first, in slot order, then the immediate requests first come
 first served; a GP on shift takes the next request the instant they are free (after the wrap-up),
 and finishes a consultation begun before the end of their shift. A patient abandons when their wait
-past ``due`` exceeds their patience. Deliberately independent of waiting_room's dispatcher, which
-it judges; only the pure Erlang C of waiting_room.staffing is reused, for stationary stretches.
+past ``due`` exceeds their patience, or when their connection drops while queued and they are not
+back within the grace period (the live server keeps their place that long). Deliberately
+independent of waiting_room's dispatcher, which it judges; only the pure Erlang C of
+waiting_room.staffing is reused, for stationary stretches.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from loadtests.scenario import Scenario
 from loadtests.trace import Arrival, Shift
 from waiting_room.staffing import service_level
 
-Status = Literal["served", "abandoned", "unserved"]
+Status = Literal["served", "abandoned", "unserved", "lost"]
+
+GRACE_SECONDS = 120.0
+"""The queued patient's grace period after a dropped connection (docs/PROTOCOL.md)."""
 
 # Event kinds, in the order they are applied at one instant (all before dispatching).
 _OFF, _ON, _FREE, _DUE = 0, 1, 2, 3
@@ -30,7 +35,7 @@ _OFF, _ON, _FREE, _DUE = 0, 1, 2, 3
 class Outcome:
     index: int
     status: Status
-    wait_seconds: float | None  # served: accepted - due; abandoned: patience; unserved: None
+    wait_seconds: float | None  # served: accepted - due; abandoned: left - due; else None
     gp: int | None = None
     accepted_at: float | None = None
 
@@ -50,6 +55,7 @@ class Summary:
     served: int
     abandoned: int
     unserved: int
+    lost: int  # the live server dropped them (never for the ideal)
     within: int
     share_within: float  # of all requests; abandoned and unserved count as failures
     p50_wait_seconds: float  # waits of the served requests
@@ -95,6 +101,7 @@ def summarize(
         served=sum(o.status == "served" for o in outcomes),
         abandoned=sum(o.status == "abandoned" for o in outcomes),
         unserved=sum(o.status == "unserved" for o in outcomes),
+        lost=sum(o.status == "lost" for o in outcomes),
         within=within,
         share_within=within / n if n else 1.0,
         p50_wait_seconds=percentile(waits, 0.50),
@@ -105,8 +112,21 @@ def summarize(
     )
 
 
+def departure(arrival: Arrival, grace_seconds: float = GRACE_SECONDS) -> float:
+    """When a still-queued patient is gone: out of patience, or dropped and not back in time."""
+    leave = arrival.due + arrival.patience_seconds
+    if arrival.disconnect_after_seconds is not None and (
+        arrival.reconnect_after_seconds is None or arrival.reconnect_after_seconds > grace_seconds
+    ):
+        leave = min(leave, arrival.time + arrival.disconnect_after_seconds + grace_seconds)
+    return leave
+
+
 def simulate_ideal(
-    trace: Sequence[Arrival], roster: Sequence[Sequence[Shift]], within_minutes: float = 30.0
+    trace: Sequence[Arrival],
+    roster: Sequence[Sequence[Shift]],
+    within_minutes: float = 30.0,
+    grace_seconds: float = GRACE_SECONDS,
 ) -> IdealResult:
     """Run the perfect dispatcher over ``trace`` with the GPs' ``roster``."""
     events: list[tuple[float, int, int, int]] = []  # (time, kind, seq, gp or request)
@@ -132,8 +152,9 @@ def simulate_ideal(
             while queue:
                 _, index = heapq.heappop(queue)
                 arrival = by_index[index]
-                if now - arrival.due > arrival.patience_seconds:
-                    outcomes[index] = Outcome(index, "abandoned", arrival.patience_seconds)
+                gone = departure(arrival, grace_seconds)
+                if now > gone:
+                    outcomes[index] = Outcome(index, "abandoned", gone - arrival.due)
                     continue
                 return arrival
         return None
@@ -174,8 +195,9 @@ def simulate_ideal(
     for queue in (appointments, immediate):  # no GP left: they leave, or wait forever
         for _, index in queue:
             arrival = by_index[index]
-            if math.isfinite(arrival.patience_seconds):
-                outcomes[index] = Outcome(index, "abandoned", arrival.patience_seconds)
+            gone = departure(arrival, grace_seconds)
+            if math.isfinite(gone):
+                outcomes[index] = Outcome(index, "abandoned", gone - arrival.due)
             else:
                 outcomes[index] = Outcome(index, "unserved", None)
     ordered = tuple(outcomes[a.index] for a in trace)

@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
         help="seed the demo accounts (TELECONSULT_DEMO)",
     )
     serve.add_argument("--log-level", default="INFO")
+    load = sub.add_parser(
+        "load", help="load tests: run SCENARIO, seed SCENARIO, capacity (teleconsult load -h)"
+    )
+    load.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -64,6 +68,10 @@ async def _serve(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "load":
+        from loadtests.runner import main as load_main  # the load tools only when asked
+
+        return load_main(args.args or ["-h"])
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

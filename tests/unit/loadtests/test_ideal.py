@@ -5,8 +5,16 @@ import math
 
 import pytest
 
-from loadtests.ideal import erlang_c_share, percentile, simulate_ideal
-from loadtests.scenario import Appointments, Arrivals, Consultation, Patience, Roster, load_scenario
+from loadtests.ideal import departure, erlang_c_share, percentile, simulate_ideal
+from loadtests.scenario import (
+    Appointments,
+    Arrivals,
+    Connections,
+    Consultation,
+    Patience,
+    Roster,
+    load_scenario,
+)
 from loadtests.trace import Arrival, Kind, Shift, make_roster, make_trace
 
 ALL_DAY: list[tuple[Shift, ...]] = [(Shift(0.0, 100_000.0),)]
@@ -137,6 +145,7 @@ def test_long_stationary_run_matches_erlang_c(rate: float, gps: int, within: flo
         consultation=Consultation(15.0, distribution="exponential"),
         patience=Patience(math.inf),
         appointments=Appointments(0.0),
+        connections=Connections(0.0),
     )
     hours = 1500.0
     trace = make_trace(mmn, seed=2026, duration_hours=hours)
@@ -163,3 +172,18 @@ def test_shipped_scenarios_in_the_ideal() -> None:
         shares[name] = summary.share_within
     assert shares["steady"] > 0.95
     assert shares["epidemic_surge"] < 0.8
+
+
+def test_a_dropped_patient_not_back_within_the_grace_leaves() -> None:
+    # One GP busy for an hour; the second patient drops at 10 min and never comes back: gone at
+    # 10 min + the 120 s grace. The third drops too but is back after 60 s: they keep their place.
+    first = req(0, 0.0, 3600.0)
+    gone = dataclasses.replace(req(1, 60.0), disconnect_after_seconds=540.0)
+    back = dataclasses.replace(
+        req(2, 120.0), disconnect_after_seconds=60.0, reconnect_after_seconds=60.0
+    )
+    assert departure(gone) == 60.0 + 540.0 + 120.0
+    result = simulate_ideal([first, gone, back], ALL_DAY)
+    assert [o.status for o in result.outcomes] == ["served", "abandoned", "served"]
+    assert result.outcomes[1].wait_seconds == 660.0  # left at 720 s, due at 60 s
+    assert result.summary.lost == 0
