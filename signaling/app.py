@@ -32,6 +32,7 @@ from signaling.metrics import Metrics
 from signaling.notifier import SocketNotifier
 from signaling.redis_adapter import LoginLimiter, RevokedTokens, socketio_manager
 from signaling.schedule_api import ScheduleApi
+from signaling.tuning import GcTuner, LoopWatch, apply_to_server, enabled, server_options
 from waiting_room import redis_store
 from waiting_room.appointments import AppointmentBook
 from waiting_room.clock import Clock, OffsetClock, ScaledClock, SystemClock
@@ -78,6 +79,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
         call_grace=settings.call_grace_seconds,
     )
     metrics = Metrics()
+    tuned = enabled()  # TELECONSULT_TUNING=off only to measure the levers (signaling/tuning.py)
 
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
@@ -88,7 +90,9 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
         client_manager=socketio_manager(settings.redis_url),
         logger=False,
         engineio_logger=False,
+        **server_options(tuned),
     )
+    apply_to_server(sio, tuned)
     ice = IceConfig(
         static=settings.ice_servers,
         turn_urls=settings.turn_urls,
@@ -185,11 +189,18 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
     app.router.add_get("/metrics", metrics.handler)
     add_pages(app, settings.web_dir)
 
+    watch = LoopWatch(metrics.registry)
+
     async def background(_: web.Application) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(feed.heartbeat_forever()),
             asyncio.create_task(feed.run_forever()),
+            asyncio.create_task(watch.run_forever()),
         ]
+        if tuned:
+            gc_tuner = GcTuner(watch)
+            gc_tuner.configure()
+            tasks.append(asyncio.create_task(gc_tuner.run_forever()))
         yield
         for task in tasks:
             task.cancel()
