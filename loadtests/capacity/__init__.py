@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -47,12 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate", type=float, default=1500.0, help="relay: messages/s in all")
     parser.add_argument("--seconds", type=float, default=20.0, help="relay: measured seconds")
     parser.add_argument("--size", type=int, default=1500, help="relay: payload bytes")
+    parser.add_argument("--warmup", type=float, default=3.0, help="relay: unmeasured seconds")
     parser.add_argument("--nodes", type=int, default=1, choices=(1, 2))
     parser.add_argument("--cross", action="store_true", help="relay: room members on two nodes")
     parser.add_argument("--generators", type=int, default=2, help="relay generator processes")
     parser.add_argument("--no-tuning", action="store_true", help="TELECONSULT_TUNING=off")
     parser.add_argument("--uvloop", action="store_true", help="server nodes on uvloop")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    parser.add_argument("--profile", type=Path, help="py-spy each server node into this folder")
     return parser
 
 
@@ -91,7 +94,12 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 async def _suite(args: argparse.Namespace, common: runs.Common) -> list[dict[str, Any]]:
     off = runs.Common(tuning=False, uvloop=common.uvloop, size=common.size, keep=common.keep)
-    relay = {"pairs": args.pairs, "rate": args.rate, "seconds": args.seconds}
+    relay = {
+        "pairs": args.pairs,
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+    }
     out: list[dict[str, Any]] = []
 
     async def one(name: str, coro: Any) -> None:
@@ -123,10 +131,23 @@ async def _suite(args: argparse.Namespace, common: runs.Common) -> list[dict[str
 
 
 async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    # SIGTERM cancels the run, so every process it started is stopped on the way out.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     common = runs.Common(
-        tuning=not args.no_tuning, uvloop=args.uvloop, size=args.size, keep=args.keep
+        tuning=not args.no_tuning,
+        uvloop=args.uvloop,
+        size=args.size,
+        keep=args.keep,
+        profile=args.profile,
     )
-    relay = {"pairs": args.pairs, "rate": args.rate, "seconds": args.seconds}
+    relay = {
+        "pairs": args.pairs,
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+    }
     if args.run == "suite":
         return await _suite(args, common)
     if args.run == "ceiling":

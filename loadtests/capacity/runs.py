@@ -39,6 +39,8 @@ class Common:
     size: int = 1500
     keep: bool = False
     """Keep the work directory (logs) instead of deleting it."""
+    profile: Path | None = None
+    """Record each server process with py-spy during the measured phase, into this folder."""
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -55,6 +57,33 @@ def summary_ms(values: list[float]) -> dict[str, float | None]:
         "p99_ms": pct(values, 0.99),
         "max_ms": round(max(values), 2) if values else None,
     }
+
+
+def start_profiles(common: Common, nodes: list[Node], seconds: float, label: str) -> list[Any]:
+    """py-spy on each server process (collapsed stacks, from outside the process)."""
+    if common.profile is None:
+        return []
+    import subprocess
+    import sys
+
+    spy = Path(sys.executable).parent / "py-spy"
+    common.profile.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for i, node in enumerate(nodes):
+        out = common.profile / f"{label}-node{i}.txt"
+        argv = [str(spy), "record", "--pid", str(node.pid), "--duration", str(int(seconds))]
+        argv += ["--rate", "250", "--nonblocking", "--format", "raw", "-o", str(out)]
+        procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return procs
+
+
+def stop_profiles(procs: list[Any]) -> None:
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except Exception:
+            proc.kill()
+            proc.wait(5)
 
 
 class Sampler:
@@ -272,10 +301,12 @@ async def relay(
             )
         sampler = Sampler(servers, None if raw else run.http)
         sampler.start()
+        spies = start_profiles(common, servers, seconds, label)
         replies = await _all(
             gens, seconds + 120, cmd="relay", rate=per_gen, seconds=seconds, size=common.size
         )
         measured = await sampler.stop()
+        stop_profiles(spies)
         sent = sum(r["sent"] for r in replies)
         received = sum(r["received"] for r in replies)
         latencies = [v for r in replies for v in r["latency_ms"]]

@@ -154,8 +154,8 @@ class Client:
         ack_id, frame = self._frame(event, payload)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.acks[ack_id] = future
-        await self.ws.send_str(frame)
         try:
+            await asyncio.wait_for(self.ws.send_str(frame), timeout)
             return await asyncio.wait_for(future, timeout)
         finally:
             self.acks.pop(ack_id, None)
