@@ -87,7 +87,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> web.Appli
         # None = same origin only; a configured list never holds a wildcard (config.py).
         cors_allowed_origins=list(settings.allowed_origins) or None,
         max_http_buffer_size=MAX_BODY,
-        client_manager=socketio_manager(settings.redis_url),
+        client_manager=socketio_manager(settings.redis_url, live.node_id if tuned else None),
         logger=False,
         engineio_logger=False,
         **server_options(tuned),

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from typing import Any
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 import socketio
+from socketio.packet import Packet
 
+from waiting_room.redis_store import _presence_key as presence_key
 from waiting_room.redis_store import bounded_pool
+
+logger = logging.getLogger(__name__)
+USER_ROOM_PREFIX = "user:"
+"""The room of all of a user's connections (signaling/notifier.py user_room)."""
 
 FANOUT_POOL_SIZE = 16
 """Bounded: an unbounded pool opened thousands of connections under load (TESTING.md)."""
@@ -24,10 +33,143 @@ class BoundedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self.connected = True
 
 
-def socketio_manager(redis_url: str | None) -> Any:
-    """The socket.io fan-out between nodes sharing a Redis, else None (one node)."""
+class TargetedRedisManager(BoundedRedisManager):
+    """Sends an emit only to the nodes that hold its recipients, instead of publishing every emit
+    to every node (python-socketio's Redis manager, measured at 3-4 times the cost of a local
+    emit, with each node decoding every message of every other node).
+
+    - To one connection (a sid) of this node: delivered here, nothing published.
+    - To a user's room (``user:<id>``): the user's presence in Redis (``<node>:<sid>`` of each
+      connection, kept by the connect/disconnect handlers) names the nodes; this node delivers to
+      its own members and publishes once to each other node's own channel
+      (``<channel>:node:<id>``). No presence at all (Redis rebuilt, presence not announced yet)
+      falls back to the broadcast.
+    - Everything else (rooms of all physicians or supervisors, emits with a callback, binary
+      data, room changes, disconnects) goes to every node as before.
+    A connection that opens on another node while an emit reads the presence may miss that one
+    emit, as it may miss any emit sent before it joined its rooms; the state push that follows
+    every connect resynchronises it."""
+
+    def __init__(self, url: str, channel: str, node_id: str) -> None:
+        super().__init__(url, channel=channel)
+        self.node_id = node_id
+        self.node_channel = f"{channel}:node:{node_id}"
+
+    async def _nodes_of(self, user_id: str) -> set[str] | None:
+        if not self.connected:
+            self._redis_connect()
+        members = cast(set[bytes], await self.redis.smembers(presence_key(user_id)))
+        if not members:
+            return None
+        return {m.decode().split(":", 1)[0] for m in members}
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: str | None = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        room = to or room
+        namespace = namespace or "/"
+        targeted = (
+            not kwargs.get("ignore_queue")
+            and callback is None
+            and isinstance(room, str)
+            and not Packet.data_is_binary(data)
+        )
+        everywhere = {"namespace": namespace, "room": room, "skip_sid": skip_sid, **kwargs}
+        if not targeted:
+            await super().emit(event, data, callback=callback, **everywhere)
+            return
+        assert room is not None
+        local = {"namespace": namespace, "room": room, "skip_sid": skip_sid, "ignore_queue": True}
+        if self.is_connected(room, namespace):  # one connection of this node
+            await super().emit(event, data, **local)
+            return
+        if not room.startswith(USER_ROOM_PREFIX):
+            await super().emit(event, data, **everywhere)
+            return
+        try:
+            nodes = await self._nodes_of(room[len(USER_ROOM_PREFIX) :])
+        except Exception:
+            logger.exception("presence read failed: broadcasting")
+            nodes = None
+        if nodes is None:
+            await super().emit(event, data, **everywhere)
+            return
+        if self.node_id in nodes or self.rooms.get(namespace, {}).get(room):
+            await super().emit(event, data, **local)
+        others = nodes - {self.node_id}
+        if others:
+            message = {
+                "method": "emit",
+                "event": event,
+                "data": list(data) if isinstance(data, tuple) else [data],
+                "binary": False,
+                "namespace": namespace,
+                "room": room,
+                "skip_sid": skip_sid,
+                "callback": None,
+                "host_id": self.host_id,
+            }
+            encoded = self.json.dumps(message)
+            for node in sorted(others):
+                await self._publish_to(f"{self.channel}:node:{node}", encoded)
+
+    async def _publish_to(self, channel: str, encoded: str) -> None:
+        for attempt in range(2):
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                await self.redis.publish(channel, encoded)
+                return
+            except Exception:
+                self.connected = False
+                if attempt:
+                    logger.exception("cannot publish to %s: giving up", channel)
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:  # pragma: no cover
+        """python-socketio's listener, subscribed to this node's own channel as well."""
+        retry_sleep = 1.0
+        subscribed = False
+        while True:
+            try:
+                if not subscribed:
+                    self._redis_connect()
+                    await self.pubsub.subscribe(self.channel, self.node_channel)
+                    subscribed = True
+                    retry_sleep = 1.0
+                async for message in self.pubsub.listen():
+                    yield message
+            except Exception as exc:
+                logger.error("cannot receive from redis (%s): retrying in %s s", exc, retry_sleep)
+                subscribed = False
+                await asyncio.sleep(retry_sleep)
+                retry_sleep = min(retry_sleep * 2, 60.0)
+
+    async def _listen(self) -> AsyncIterator[Any]:  # pragma: no cover
+        channels = {self.channel.encode(), self.node_channel.encode()}
+        async for message in self._redis_listen_with_retries():
+            if (
+                message["channel"] in channels
+                and message["type"] == "message"
+                and "data" in message
+            ):
+                yield message["data"]
+
+
+def socketio_manager(redis_url: str | None, node_id: str | None = None) -> Any:
+    """The socket.io fan-out between nodes sharing a Redis, else None (one node). With this
+    node's id (the presence's), emits go only to the nodes of their recipients."""
     if redis_url is None:
         return None
+    if node_id is not None:
+        return TargetedRedisManager(redis_url, channel="teleconsult", node_id=node_id)
     return BoundedRedisManager(redis_url, channel="teleconsult")
 
 
