@@ -412,7 +412,9 @@ class LiveRun:
     async def _wait_in_queue(self, p: _Patient, client: socketio.AsyncClient, token: str) -> None:
         a = p.arrival
         leave_at = a.due + a.patience_seconds
-        drop_at = a.time + a.disconnect_after_seconds if a.disconnect_after_seconds else math.inf
+        drop_at = math.inf  # a phone callback needs no open page: a drop changes nothing
+        if a.disconnect_after_seconds is not None and a.channel != "phone":
+            drop_at = a.time + a.disconnect_after_seconds
         while p.lost is None:
             next_t = min(leave_at, drop_at, self.end)
             with contextlib.suppress(TimeoutError):
@@ -536,15 +538,15 @@ class _Gp:
             request_id = str(offer.get("request_id"))
             if request_id not in self.handled:
                 self.handled.add(request_id)
-                asyncio.create_task(self._take(request_id, offer.get("channel")))
+                asyncio.create_task(self._take(request_id))
         elif self.status in ("unavailable", "paused") and self.on_shift and not self.busy:
             asyncio.create_task(self._send("gp:available"))
 
-    async def _take(self, request_id: str, channel: Any) -> None:
+    async def _take(self, request_id: str) -> None:
         async with self.lock:
             self.busy = True
             try:
-                await self._consult(request_id, channel)
+                await self._consult(request_id)
             finally:
                 self.busy = False
             if self.on_shift:
@@ -552,7 +554,7 @@ class _Gp:
             elif self.status != "unavailable":
                 await self._send("gp:unavailable")
 
-    async def _consult(self, request_id: str, channel: Any) -> None:
+    async def _consult(self, request_id: str) -> None:
         run = self.run
         index = await run.index_of(request_id)
         if index is not None and run.declines_left[index] > 0:
@@ -571,13 +573,14 @@ class _Gp:
         arrival = run.trace[index]
         run.gps_busy += 1
         try:
-            if channel == "phone" or arrival.channel == "phone":
+            phone = ack.get("room_id") is None  # a phone task has no call room
+            if phone:
                 await self._send("phone:outcome", {"request_id": request_id, "outcome": "reached"})
             else:
                 media = "audio" if arrival.channel == "audio" else "video"
                 await self._send("call:connected", {"room_id": ack["room_id"], "media": media})
             await run.sim.sleep_until(accepted + arrival.service_seconds)
-            if channel == "phone" or arrival.channel == "phone":
+            if phone:
                 await self._send("phone:end", {"request_id": request_id})
             else:
                 await self._send("call:hangup", {"room_id": ack["room_id"]})

@@ -53,12 +53,16 @@ OFFER_TIMEOUT_SECONDS = 30.0
 """The server's default offer timeout: the shortest business timer the simulated GPs race."""
 MIN_REAL_OFFER_SECONDS = 2.0
 DEFAULT_SCALE = 14.0  # the 30-second offer timeout lasts 2.14 real seconds
-LEAD_REAL_SECONDS = 12.0
-"""Real seconds between the server's start and 00:00 of the simulated day (GPs log in)."""
+
+
+def lead_real_seconds(gps: int) -> float:
+    """Real seconds between the server's start and the start of the simulated day: the server
+    gets ready, then the GPs log in (argon2) and connect."""
+    return 6.0 + 0.1 * gps
 
 
 def parse_duration(raw: str) -> float:
-    """Hours from ``24h``, ``90m``, ``1.5h`` or a bare number of hours."""
+    """Hours from ``24h``, ``90m``, ``1.5h`` or a bare number of hours (more than 0)."""
     text = raw.strip().lower()
     try:
         if text.endswith("h"):
@@ -72,6 +76,17 @@ def parse_duration(raw: str) -> float:
     if not 0 < hours <= 24 * 7:
         raise argparse.ArgumentTypeError("the duration must be between 0 and 7 days")
     return hours
+
+
+def _hour(raw: str) -> float:
+    text = raw.strip().lower().removesuffix("h")
+    try:
+        hour = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an hour of the day: {raw!r} (e.g. 9h)") from None
+    if not 0 <= hour < 24:
+        raise argparse.ArgumentTypeError("the start hour must be from 0 to 24")
+    return hour
 
 
 def check_scale(scale: float) -> float:
@@ -204,6 +219,7 @@ def build_results(
         "description": scenario.description,
         "seed": args.seed,
         "duration_hours": args.duration,
+        "start_hour": args.start,
         "scale": args.scale,
         "target": args.target,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -245,15 +261,17 @@ def build_results(
 class Progress:
     """A one-line progress bar on stderr (a line per tenth when stderr is not a terminal)."""
 
-    def __init__(self, total: float, label: str) -> None:
-        self.total = total
+    def __init__(self, begin: float, end: float, label: str) -> None:
+        self.begin = begin
+        self.total = end
         self.label = label
         self.tty = sys.stderr.isatty()
         self.last_tenth = -1
 
     def __call__(self, run: LiveRun) -> None:
-        now = max(0.0, run.sim.now())
-        done = min(1.0, now / self.total) if self.total > 0 else 1.0
+        now = max(self.begin, run.sim.now())
+        span = self.total - self.begin
+        done = min(1.0, (now - self.begin) / span) if span > 0 else 1.0
         served = sum(p.accepted_at is not None for p in run.patients)
         left = sum(p.left_at is not None for p in run.patients)
         lost = sum(p.lost is not None for p in run.patients)
@@ -290,15 +308,15 @@ async def run_live(
     label: str,
 ) -> tuple[LiveResult, float]:
     """One live replay; returns the result and how late (simulated seconds) the day started."""
-    duration = args.duration * 3600.0
+    begin = args.start * 3600.0
     wrap_up = scenario.consultation.wrap_up_minutes * 60.0
-    progress = None if args.quiet else Progress(duration, label)
+    progress = None if args.quiet else Progress(begin, begin + args.duration * 3600.0, label)
     if args.target:
         async with aiohttp.ClientSession() as http:
             business, mono = await locate_clock(http, args.target)
-        start = business + timedelta(seconds=LEAD_REAL_SECONDS * args.scale)
+        start = business + timedelta(seconds=lead_real_seconds(len(roster)) * args.scale)
         quarter = 900 - (start.timestamp() % 900)
-        t0 = start + timedelta(seconds=quarter)
+        t0 = start + timedelta(seconds=quarter - begin)
         return await _drive(
             args.target, SimTime(t0, business, mono, args.scale), trace, roster, args, progress
         )
@@ -314,7 +332,7 @@ async def run_live(
         env = {
             "TELECONSULT_CLOCK_SCALE": repr(args.scale),
             "TELECONSULT_CLOCK_START": (
-                t0 - timedelta(seconds=LEAD_REAL_SECONDS * args.scale)
+                t0 + timedelta(seconds=begin - lead_real_seconds(len(roster)) * args.scale)
             ).isoformat(),
             "TELECONSULT_JWT_SECRET": secrets.token_hex(32),
             # The simulated GPs end their own wrap-up at the trace's time; bookings are not what
@@ -347,9 +365,10 @@ async def _drive(
     args: argparse.Namespace,
     progress: Progress | None,
 ) -> tuple[LiveResult, float]:
-    duration = args.duration * 3600.0
-    run = LiveRun(base, sim, trace, roster, duration, args.drain * 3600.0, GRACE_SECONDS, progress)
-    late = max(0.0, sim.now())
+    begin = args.start * 3600.0
+    end = begin + args.duration * 3600.0
+    run = LiveRun(base, sim, trace, roster, end, args.drain * 3600.0, GRACE_SECONDS, progress)
+    late = max(0.0, sim.now() - begin)
     try:
         result = await run.run()
     finally:
@@ -365,6 +384,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="a shipped scenario name or a TOML file")
     run.add_argument("--duration", type=parse_duration, default=24.0, help="simulated, e.g. 2h")
     run.add_argument("--seed", type=int, default=1)
+    run.add_argument(
+        "--from", dest="start", type=_hour, default=0.0, help="hour of the day to start at (9h)"
+    )
     run.add_argument(
         "--scale",
         type=float,
@@ -382,6 +404,7 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--data-dir", type=Path, required=True)
     seed.add_argument("--duration", type=parse_duration, default=24.0)
     seed.add_argument("--seed", type=int, default=1)
+    seed.add_argument("--from", dest="start", type=_hour, default=0.0)
     seed.add_argument("--database-url")
     return parser
 
@@ -397,9 +420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"teleconsult load: {exc}", file=sys.stderr)
         return 2
-    trace = make_trace(scenario, args.seed, args.duration)
+    trace = make_trace(scenario, args.seed, args.duration, args.start)
     if args.command == "seed":
-        roster = make_roster(scenario, args.duration)
+        roster = make_roster(scenario, args.duration, 1.0, args.start)
         created = asyncio.run(
             seed_accounts(args.data_dir, len(trace), len(roster), args.database_url)
         )
@@ -413,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 1 <= args.repeat <= 20:
         print("teleconsult load: --repeat must be between 1 and 20", file=sys.stderr)
         return 2
-    roster = make_roster(scenario, args.duration, args.drain)
+    roster = make_roster(scenario, args.duration, args.drain, args.start)
     ideal = simulate_ideal(trace, roster)
     out = args.out or Path("loadtest-results") / (
         f"{scenario.name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"

@@ -5,7 +5,8 @@ longer than a day):
 
 - ``[arrivals]``: ``base_per_hour``, overridden by ``[[arrivals.periods]]`` (``start_hour``,
   ``end_hour``, ``per_hour``): a piecewise-constant Poisson rate.
-- ``[channels]``: shares of ``video``, ``audio`` and ``phone`` requests (summing to 1).
+- ``[channels]``: shares of ``video``, ``audio`` and ``phone`` immediate requests (summing to 1;
+  appointments are video: a booking has no channel).
 - ``[appointments]``: ``share`` of arrivals inside the booking window (``first_hour`` to
   ``last_hour``, slots of ``slot_minutes``) that are appointments; the request enters the queue
   ``checkin_minutes`` before its slot (docs/PROTOCOL.md: 5 minutes) and counts from the slot.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from loadtests.scenario import Consultation, Scenario
@@ -76,12 +76,22 @@ def _choice_channel(u: float, scenario: Scenario) -> Channel:
     return "phone"
 
 
-def make_trace(scenario: Scenario, seed: int, duration_hours: float = 24.0) -> list[Arrival]:
+def make_trace(
+    scenario: Scenario, seed: int, duration_hours: float = 24.0, start_hour: float = 0.0
+) -> list[Arrival]:
     """Non-homogeneous Poisson arrivals over ``duration_hours`` (piecewise-constant rate, exact:
     the exponential gaps restart at each breakpoint, which memorylessness allows), then each
-    arrival's draws in a fixed order. Same scenario and seed, same trace."""
+    arrival's draws in a fixed order. Same scenario and seed, same trace. With ``start_hour``
+    the day is drawn from 00:00 and only the requests entering the queue from that hour on are
+    kept (renumbered), so a stretch of a day is the same stretch of the whole day's trace."""
     if duration_hours <= 0:
         raise ValueError("duration_hours must be positive")
+    if start_hour < 0:
+        raise ValueError("start_hour must not be negative")
+    if start_hour > 0:
+        whole = make_trace(scenario, seed, start_hour + duration_hours)
+        kept = [a for a in whole if a.time >= start_hour * 3600.0]
+        return [replace(a, index=i) for i, a in enumerate(kept)]
     rng = random.Random(seed)
     times: list[tuple[float, float]] = []  # (time, hour of day)
     for start, end, hour in _segments(scenario, duration_hours):
@@ -113,9 +123,11 @@ def make_trace(scenario: Scenario, seed: int, duration_hours: float = 24.0) -> l
         reconnect = rng.expovariate(1.0 / conn.reconnect_mean_seconds)
 
         kind: Kind = "immediate"
+        channel = _choice_channel(u_channel, scenario)
         due = t
         if appt.first_hour <= hour < appt.last_hour and u_kind < appt.share:
             kind = "appointment"
+            channel = "video"  # a booking has no channel: appointments are video consultations
             due = math.ceil(t / slot) * slot  # the slot the booking fills
             t = max(0.0, due - appt.checkin_minutes * 60.0)
         declines = 0
@@ -126,7 +138,7 @@ def make_trace(scenario: Scenario, seed: int, duration_hours: float = 24.0) -> l
                 t,
                 due,
                 kind,
-                _choice_channel(u_channel, scenario),
+                channel,
                 service,
                 scenario.consultation.wrap_up_minutes * 60.0,
                 patience if math.isfinite(mean_patience) else math.inf,
@@ -140,11 +152,23 @@ def make_trace(scenario: Scenario, seed: int, duration_hours: float = 24.0) -> l
 
 
 def make_roster(
-    scenario: Scenario, duration_hours: float = 24.0, drain_hours: float = 1.0
+    scenario: Scenario,
+    duration_hours: float = 24.0,
+    drain_hours: float = 1.0,
+    start_hour: float = 0.0,
 ) -> list[tuple[Shift, ...]]:
-    """Shifts per GP over ``duration_hours + drain_hours`` (the drain lets the requests of the last
-    minutes be served). GPs are numbered; at any hour the first ``on_shift_at(hour)`` work, so the
-    no-shows are the last ones rostered. Adjacent stretches are merged into one shift."""
+    """Shifts per GP from ``start_hour`` over ``duration_hours + drain_hours`` (the drain lets the
+    requests of the last minutes be served). GPs are numbered; at any hour the first
+    ``on_shift_at(hour)`` work, so the no-shows are the last ones rostered. Adjacent stretches are
+    merged into one shift."""
+    if start_hour > 0:
+        whole = make_roster(scenario, start_hour + duration_hours, drain_hours)
+        begin = start_hour * 3600.0
+        clipped = [
+            tuple(Shift(max(s.start, begin), s.end) for s in shifts if s.end > begin)
+            for shifts in whole
+        ]
+        return [shifts for shifts in clipped if shifts]
     horizon = duration_hours + drain_hours
     segments = _segments(scenario, horizon)
     width = max((scenario.roster.on_shift_at(h) for _, _, h in segments), default=0)

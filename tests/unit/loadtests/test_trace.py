@@ -28,6 +28,7 @@ def test_trace_is_ordered_and_consistent() -> None:
         assert a.service_seconds > 0 and a.patience_seconds > 0
         if a.kind == "appointment":
             assert a.due % slot == 0 and a.due - a.time == 300.0
+            assert a.channel == "video"  # a booking has no channel
             assert 9 * 3600 <= a.due <= 22 * 3600
         else:
             assert a.due == a.time
@@ -36,7 +37,8 @@ def test_trace_is_ordered_and_consistent() -> None:
     share = sum(a.kind == "appointment" for a in in_window) / len(in_window)
     assert abs(share - 0.25) < 0.06
     assert "appointment" in kinds
-    video = sum(a.channel == "video" for a in trace) / len(trace)
+    immediate = [a for a in trace if a.kind == "immediate"]
+    video = sum(a.channel == "video" for a in immediate) / len(immediate)
     assert abs(video - 0.70) < 0.05
 
 
@@ -77,3 +79,17 @@ def test_roster_shifts_per_gp() -> None:
     assert no_show[12] == (Shift(0.0, 8 * h), Shift(10 * h, 24 * h))
     two_days = make_roster(load_scenario("monday_peak"), duration_hours=48, drain_hours=0)
     assert two_days[31] == (Shift(7 * h, 11 * h), Shift(31 * h, 35 * h))
+
+
+def test_a_stretch_of_the_day_is_that_stretch_of_the_whole_day() -> None:
+    scenario = load_scenario("monday_peak")
+    whole = make_trace(scenario, seed=5, duration_hours=11.0)
+    stretch = make_trace(scenario, seed=5, duration_hours=4.0, start_hour=7.0)
+    expected = [a for a in whole if a.time >= 7 * 3600.0]
+    assert [a.index for a in stretch] == list(range(len(stretch)))
+    assert [(a.time, a.service_seconds) for a in stretch] == [
+        (a.time, a.service_seconds) for a in expected
+    ]
+    roster = make_roster(scenario, 4.0, 1.0, start_hour=7.0)
+    assert len(roster) == 32  # the peak roster, from 07:00
+    assert all(shift.start >= 7 * 3600.0 for shifts in roster for shift in shifts)
