@@ -27,7 +27,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +44,7 @@ from loadtests.accounts import (
     patient_mobile,
 )
 from loadtests.ideal import Outcome
+from loadtests.media_peer import SETUP_TIMEOUT, CalleePeer, CallerPeer
 from loadtests.trace import Arrival, Shift
 from waiting_room.schedule import PARIS
 
@@ -124,6 +125,9 @@ class LiveResult:
     lost_reasons: dict[int, str]
     booking_refused: int
     real_seconds: float
+    setup_ms: list[float] = field(default_factory=list)  # call set-ups with real media
+    setup_failed: int = 0
+    runner_max_lag_seconds: float = 0.0
 
 
 @dataclass
@@ -153,6 +157,8 @@ class LiveRun:
         drain_seconds: float,
         grace_seconds: float,
         progress: Callable[[LiveRun], None] | None = None,
+        media_share: float = 0.0,
+        ice_servers: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.base = base
         self.sim = sim
@@ -171,6 +177,13 @@ class LiveRun:
         self._settled: set[int] = set()  # patients with a final outcome (accepted, gone, lost)
         self.all_settled = asyncio.Event()
         self.gps_busy = 0
+        self.max_lag = 0.0
+        self.media_share = media_share
+        self.ice_servers = list(ice_servers)
+        self.setup_ms: list[float] = []
+        self.setup_failed = 0
+        self.first_frames: dict[int, asyncio.Event] = {}
+        self._media_tasks: set[asyncio.Task[None]] = set()
         self._progress = progress
         self._http: aiohttp.ClientSession | None = None
         self._clients: list[socketio.AsyncClient] = []
@@ -266,6 +279,9 @@ class LiveRun:
                         exc = task.exception()
                         self.errors[f"task:{type(exc).__name__}"] += 1
                         logger.error("a simulated client failed: %r", exc)
+                for media in list(self._media_tasks):
+                    media.cancel()
+                await asyncio.gather(*self._media_tasks, return_exceptions=True)
                 await asyncio.gather(
                     *(c.disconnect() for c in [*self._clients, observer] if c.connected),
                     return_exceptions=True,
@@ -283,21 +299,28 @@ class LiveRun:
             settled.cancel()
 
     async def _tick(self) -> None:
+        """Progress, and the runner's own event-loop lag: a slow load generator would make the
+        simulated GPs miss offers and skew the result."""
         while True:
             if self._progress is not None:
                 self._progress(self)
-            await asyncio.sleep(1.0)
+            before = time.monotonic()
+            await asyncio.sleep(0.25)
+            self.max_lag = max(self.max_lag, time.monotonic() - before - 0.25)
 
     async def _post_roster(self) -> None:
         """The supervisor rosters the load GPs (appointments are bookable only where GPs are
         rostered), in pieces of at most 24 hours."""
         token = await self.login(SUPERVISOR)
         headers = {"Authorization": f"Bearer {token}"}
+        horizon = max((s.end for shifts in self.roster for s in shifts), default=0.0)
         for i, shifts in enumerate(self.roster):
             for shift in shifts:
                 start = shift.start
-                while start < shift.end:
-                    end = min(shift.end, start + 24 * 3600.0)
+                # Rostered half an hour past the run, so the last slots are bookable.
+                until = shift.end + 1800.0 if shift.end >= horizon else shift.end
+                while start < until:
+                    end = min(until, start + 24 * 3600.0)
                     body = {
                         "gp_email": gp_email(i),
                         "start": self.sim.business(start).isoformat(),
@@ -407,7 +430,53 @@ class LiveRun:
         async def on_ended(data: Any) -> None:
             p.call_over.set()
 
-        return await self.connect(token, {"patient:state": on_state, "call:ended": on_ended})
+        async def on_signal(data: Any) -> None:
+            if (
+                isinstance(data, dict)
+                and data.get("type") == "offer"
+                and self.with_media(p.arrival.index)
+            ):
+                callee = CalleePeer(self.ice_servers, lambda d: self.call(client, "rtc:signal", d))
+                frame = self.first_frames.setdefault(p.arrival.index, asyncio.Event())
+                self.background(self._answer(callee, data, frame))
+
+        client = await self.connect(
+            token, {"patient:state": on_state, "call:ended": on_ended, "rtc:signal": on_signal}
+        )
+        return client
+
+    def with_media(self, index: int) -> bool:
+        """Whether this request's call uses real WebRTC peers: a spread-out share of the video
+        calls (the golden-ratio sequence)."""
+        arrival = self.trace[index]
+        return arrival.channel == "video" and (index * 0.6180339887) % 1.0 < self.media_share
+
+    def background(self, job: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._media_tasks.add(task)
+        task.add_done_callback(self._media_tasks.discard)
+
+    async def _answer(self, callee: CalleePeer, offer: Any, frame: asyncio.Event) -> None:
+        try:
+            await asyncio.wait_for(callee.answer(offer), SETUP_TIMEOUT)
+            frame.set()
+        except Exception as exc:  # counted as a failed set-up by the caller's side
+            logger.warning("media callee failed: %r", exc)
+        finally:
+            await callee.close()
+
+    async def setup_call(self, index: int, caller: CallerPeer, accepted_real: float) -> None:
+        """Time the set-up of one call with real media (both sides)."""
+        frame = self.first_frames.setdefault(index, asyncio.Event())
+        try:
+            await asyncio.wait_for(caller.connect(), SETUP_TIMEOUT)
+            await asyncio.wait_for(frame.wait(), SETUP_TIMEOUT)
+            self.setup_ms.append((time.monotonic() - accepted_real) * 1000.0)
+        except Exception as exc:
+            self.setup_failed += 1
+            logger.warning("media set-up failed: %r", exc)
+        finally:
+            await caller.close()
 
     async def _wait_in_queue(self, p: _Patient, client: socketio.AsyncClient, token: str) -> None:
         a = p.arrival
@@ -493,6 +562,9 @@ class LiveRun:
             lost_reasons,
             self.booking_refused,
             real_seconds,
+            list(self.setup_ms),
+            self.setup_failed,
+            self.max_lag,
         )
 
 
@@ -509,10 +581,17 @@ class _Gp:
         self.client: socketio.AsyncClient | None = None
         self.lock = asyncio.Lock()
         self.handled: set[str] = set()
+        self.caller: CallerPeer | None = None
 
     async def start(self) -> None:
         token = await self.run.login(gp_email(self.index))
-        self.client = await self.run.connect(token, {"gp:state": self._on_state})
+        self.client = await self.run.connect(
+            token, {"gp:state": self._on_state, "rtc:signal": self._on_signal}
+        )
+
+    async def _on_signal(self, data: Any) -> None:
+        if isinstance(data, dict) and self.caller is not None:
+            self.caller.on_signal(data)
 
     async def life(self) -> None:
         for shift in self.shifts:
@@ -566,6 +645,7 @@ class _Gp:
         if not ack.get("ok"):
             return  # the patient left, or the offer expired: the server re-dispatches
         accepted = run.sim.now()
+        accepted_real = time.monotonic()
         if index is None:
             run.errors["unknown_request_accepted"] += 1
             return
@@ -578,6 +658,15 @@ class _Gp:
                 await self._send("phone:outcome", {"request_id": request_id, "outcome": "reached"})
             else:
                 media = "audio" if arrival.channel == "audio" else "video"
+                if run.with_media(index):
+                    client = self.client
+                    assert client is not None
+                    self.caller = CallerPeer(
+                        run.ice_servers,
+                        ack["room_id"],
+                        lambda d: run.call(client, "rtc:signal", d),
+                    )
+                    run.background(run.setup_call(index, self.caller, accepted_real))
                 await self._send("call:connected", {"room_id": ack["room_id"], "media": media})
             await run.sim.sleep_until(accepted + arrival.service_seconds)
             if phone:

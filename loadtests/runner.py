@@ -38,6 +38,7 @@ from loadtests.ideal import (
     IdealResult,
     Outcome,
     Summary,
+    percentile,
     simulate_ideal,
     stationary_stretches,
     summarize,
@@ -87,6 +88,41 @@ def _hour(raw: str) -> float:
     if not 0 <= hour < 24:
         raise argparse.ArgumentTypeError("the start hour must be from 0 to 24")
     return hour
+
+
+def _share(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a share: {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("a share is between 0 and 1")
+    return value
+
+
+def _ice_servers(raw: str) -> list[dict[str, Any]]:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"ICE servers must be a JSON list: {exc}") from None
+    if not isinstance(value, list) or not all(isinstance(v, dict) and "urls" in v for v in value):
+        raise argparse.ArgumentTypeError('ICE servers: a JSON list of {"urls": ...} objects')
+    return value
+
+
+def call_setup(live: LiveResult) -> dict[str, Any] | None:
+    """Call set-up times of the calls made with real media, from the GP's acceptance to both
+    peers connected and the patient's first video frame."""
+    if not live.setup_ms and not live.setup_failed:
+        return None
+    ordered = sorted(live.setup_ms)
+    return {
+        "samples": len(ordered),
+        "failed": live.setup_failed,
+        "p50_ms": round(percentile(ordered, 0.5), 1),
+        "p90_ms": round(percentile(ordered, 0.9), 1),
+        "max_ms": round(ordered[-1], 1) if ordered else 0.0,
+    }
 
 
 def check_scale(scale: float) -> float:
@@ -250,11 +286,12 @@ def build_results(
         if len(runs) > 1
         else [],
         "spread": spread,
-        "call_setup": None,
+        "call_setup": call_setup(live),
         "errors": dict(sorted(live.errors.items())),
         "lost_reasons": {str(k): v for k, v in sorted(live.lost_reasons.items())},
         "booking_refused": live.booking_refused,
         "late_start_seconds": round(late_start, 1),
+        "runner_max_lag_ms": round(live.runner_max_lag_seconds * 1000.0, 1),
     }
 
 
@@ -367,7 +404,18 @@ async def _drive(
 ) -> tuple[LiveResult, float]:
     begin = args.start * 3600.0
     end = begin + args.duration * 3600.0
-    run = LiveRun(base, sim, trace, roster, end, args.drain * 3600.0, GRACE_SECONDS, progress)
+    run = LiveRun(
+        base,
+        sim,
+        trace,
+        roster,
+        end,
+        args.drain * 3600.0,
+        GRACE_SECONDS,
+        progress,
+        args.media_share,
+        args.ice_servers,
+    )
     late = max(0.0, sim.now() - begin)
     try:
         result = await run.run()
@@ -397,6 +445,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--target", help="base URL of a server started by hand (see load seed)")
     run.add_argument("--repeat", type=int, default=1, help="live runs of the same trace (spread)")
     run.add_argument("--drain", type=parse_duration, default=1.0, help="after the day (default 1h)")
+    run.add_argument(
+        "--media-share",
+        type=_share,
+        default=0.0,
+        help="share of the video calls set up with real aiortc peers (call set-up time)",
+    )
+    run.add_argument(
+        "--ice-servers",
+        type=_ice_servers,
+        default=[],
+        help="JSON list of ICE servers for those peers (default [] : loopback host candidates)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--keep", action="store_true", help="keep the server's data directory")
     seed = sub.add_parser("seed", help="write the load accounts into a data directory (--target)")
