@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import os
 import platform
@@ -472,8 +471,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     if raw[:1] == ["capacity"]:
-        capacity = importlib.import_module("loadtests.capacity")  # its own heavy imports
-        return int(capacity.main(raw[1:]))
+        from loadtests.capacity import main as capacity_main
+
+        return capacity_main(raw[1:])
     args = _parser().parse_args(raw)
     try:
         scenario = load_scenario(args.scenario)
