@@ -140,15 +140,17 @@ def _plot_share(fig: Figure, results: Mapping[str, Any]) -> None:
     for offset, side in ((-0.2, "live"), (0.2, "ideal")):
         xs = [r["hour"] + 0.5 + offset for r in rows[side]]
         ax.bar(xs, [100 * r["share"] for r in rows[side]], 0.4, color=_COLORS[side], label=side)
+    begin = float(results.get("start_hour") or 0.0)
     horizon = max(
-        float(results.get("duration_hours") or 0.0),
+        begin + float(results.get("duration_hours") or 0.0),
         max(r["hour"] + 1 for side in SIDES for r in rows[side]),
     )
     xs_c: list[float] = []
     ys_c: list[float] = []
     for day in range(math.ceil(horizon / 24.0)):
         for s in results.get("erlang_c") or []:
-            a, b = day * 24.0 + s["start_hour"], min(day * 24.0 + s["end_hour"], horizon)
+            a = max(day * 24.0 + s["start_hour"], math.floor(begin))
+            b = min(day * 24.0 + s["end_hour"], horizon)
             if a >= b:
                 continue
             if xs_c and xs_c[-1] != a:  # not contiguous: break the line
@@ -382,6 +384,7 @@ def render_html(results: Mapping[str, Any], plots: Sequence[tuple[str, bytes]]) 
     within = float(results["within_minutes"])
     header = [
         ("seed", results.get("seed")),
+        ("from", f"{float(results.get('start_hour') or 0.0):g} h"),
         ("duration", f"{float(results.get('duration_hours') or 0.0):g} h"),
         ("clock scale", f"×{float(results.get('scale') or 0.0):g}"),
         ("started at", results.get("started_at")),
@@ -404,12 +407,26 @@ def render_html(results: Mapping[str, Any], plots: Sequence[tuple[str, bytes]]) 
             _table(None, header),
             *_comparison(results, within),
             *_extras(results, within),
+            *_health(results),
             "<h2>Plots</h2>",
             *figures,
             "</body></html>",
             "",
         ]
     )
+
+
+def _health(results: Mapping[str, Any]) -> list[str]:
+    """What could skew the run: errors the server acknowledged, refused bookings, lost requests
+    and why, a late start, the load generator's own event-loop lag."""
+    rows: list[list[object]] = [
+        ["runner event-loop lag (max)", f"{float(results.get('runner_max_lag_ms') or 0.0):.0f} ms"],
+        ["late start", f"{float(results.get('late_start_seconds') or 0.0):.0f} s"],
+        ["bookings refused", results.get("booking_refused", 0)],
+    ]
+    rows += [[f"error {code}", count] for code, count in (results.get("errors") or {}).items()]
+    rows += [[f"lost #{i}", why] for i, why in (results.get("lost_reasons") or {}).items()]
+    return ["<h2>Run health</h2>", _table(("", ""), rows)]
 
 
 def write_report(results: Mapping[str, Any], out_dir: Path) -> Path:
