@@ -107,19 +107,28 @@ async def _suite(args: argparse.Namespace, common: runs.Common) -> list[dict[str
         result = await coro
         result["name"] = name
         out.append(result)
+        partial = {"machine": runs.machine(), "results": out}
+        (args.out / "suite.partial.json").write_text(json.dumps(partial, indent=2))
 
     await one("ceiling (raw aiohttp)", runs.relay(common, raw=True, **relay))
     await one("relay 1 node, levers off", runs.relay(off, **relay))
     await one("relay 1 node", runs.relay(common, **relay))
     await one("relay 2 nodes, same node", runs.relay(common, nodes=2, **relay))
     await one("relay 2 nodes, cross-node", runs.relay(common, nodes=2, cross=True, **relay))
+    await one("relay 2 nodes, cross, levers off", runs.relay(off, nodes=2, cross=True, **relay))
     await one("ramp", runs.ramp(common, args.clients, args.step, args.hold))
     await one("storm", runs.storm(common, args.storm_clients))
     by = {r["name"]: r for r in out}
     ceiling = by["ceiling (raw aiohttp)"]["server_cpu_us_per_message"]
     same = by["relay 2 nodes, same node"]["server_cpu_us_per_message"]
     ratios: dict[str, Any] = {"run": "ratios", "name": "ratios"}
-    for name in ("relay 1 node, levers off", "relay 1 node", "relay 2 nodes, cross-node"):
+    for name in (
+        "relay 1 node, levers off",
+        "relay 1 node",
+        "relay 2 nodes, same node",
+        "relay 2 nodes, cross-node",
+        "relay 2 nodes, cross, levers off",
+    ):
         cost = by[name]["server_cpu_us_per_message"]
         if cost and ceiling:
             ratios[f"{name} / ceiling"] = round(cost / ceiling, 2)

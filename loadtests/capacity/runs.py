@@ -29,6 +29,8 @@ from loadtests.capacity.procs import (
 PER_GENERATOR = 5000
 """Clients per generator process: far under the 20,000 open files a process may hold."""
 STEP_TIMEOUT = 60.0
+PAIR_TIMEOUT = 10.0
+"""Bound of one step of making a call room (a failure is counted, the next pair goes on)."""
 """Bound of one awaited client step (connect, ack, offer)."""
 
 
@@ -286,9 +288,10 @@ async def relay(
         if not raw:
             made = []
             for gen in gens:  # one generator at a time: the dispatcher pairs only its two
-                made.append(await gen.call(600, cmd="pair", timeout=STEP_TIMEOUT))
+                made.append(await gen.call(900, cmd="pair", timeout=PAIR_TIMEOUT))
             result["pairing"] = {
                 "pairs": sum(m["pairs"] for m in made),
+                "members_in_rooms": sum(m["in_rooms"] for m in made),
                 "failed": sum(m["failed"] for m in made),
                 "mismatched": sum(m["mismatched"] for m in made),
                 "errors": [m["errors"] for m in made if m["errors"]],
