@@ -56,7 +56,7 @@ class TargetedRedisManager(BoundedRedisManager):
         self.node_channel = f"{channel}:node:{node_id}"
 
     async def _nodes_of(self, user_id: str) -> set[str] | None:
-        if not self.connected:
+        if self.redis is None:
             self._redis_connect()
         members = cast(set[bytes], await self.redis.smembers(presence_key(user_id)))
         if not members:
@@ -96,8 +96,8 @@ class TargetedRedisManager(BoundedRedisManager):
             return
         try:
             nodes = await self._nodes_of(room[len(USER_ROOM_PREFIX) :])
-        except Exception:
-            logger.exception("presence read failed: broadcasting")
+        except Exception as exc:
+            logger.error("presence read failed (%s): broadcasting", type(exc).__name__)
             nodes = None
         if nodes is None:
             await super().emit(event, data, **everywhere)
@@ -122,16 +122,14 @@ class TargetedRedisManager(BoundedRedisManager):
                 await self._publish_to(f"{self.channel}:node:{node}", encoded)
 
     async def _publish_to(self, channel: str, encoded: str) -> None:
-        for attempt in range(2):
-            try:
-                if not self.connected:
-                    self._redis_connect()
-                await self.redis.publish(channel, encoded)
-                return
-            except Exception:
-                self.connected = False
-                if attempt:
-                    logger.exception("cannot publish to %s: giving up", channel)
+        # The bounded pool retries a command whose connection died; a failure here is logged
+        # and the message dropped (no new pool: reconnecting under load made a storm).
+        try:
+            if self.redis is None:
+                self._redis_connect()
+            await self.redis.publish(channel, encoded)
+        except Exception as exc:
+            logger.error("cannot publish to %s: %s", channel, type(exc).__name__)
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:  # pragma: no cover
         """python-socketio's listener, subscribed to this node's own channel as well."""
