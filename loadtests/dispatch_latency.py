@@ -17,14 +17,9 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,78 +28,9 @@ import aiohttp
 import socketio
 
 from loadtests.seed import seed_waiting
+from loadtests.servers import start_redis, start_server, stop
 
 DEMO_PASSWORD = "Demo-Password-2026!"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("redis-server is needed (apt-get install redis-server)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return proc, f"redis://127.0.0.1:{port}/0"
-        time.sleep(0.05)
-    proc.kill()
-    sys.exit("redis-server did not start")
-
-
-def _start_server(data_dir: Path, redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
-    teleconsult = Path(sys.executable).parent / "teleconsult"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TELECONSULT_")}
-    proc = subprocess.Popen(
-        [
-            str(teleconsult),
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-            "--demo",
-            "--redis-url",
-            redis_url,
-            "--log-level",
-            "WARNING",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=open(data_dir / "server.log", "wb"),
-        env=env,  # noqa: SIM115
-    )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline().decode()
-        if line.startswith("LISTENING "):
-            return proc, f"http://127.0.0.1:{line.split()[1]}"
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    sys.exit("server did not start: see " + str(data_dir / "server.log"))
 
 
 async def _gp_loop(base: str, email: str, samples: int, out: list[float], stop_at: float) -> None:
@@ -151,11 +77,11 @@ async def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=300)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
-    redis_proc, redis_url = _start_redis(work)
+    redis_proc, redis_url = start_redis(work)
     server = None
     try:
         await seed_waiting(work / "data", args.waiting)
-        server, base = _start_server(work / "data", redis_url)
+        server, base = start_server(work / "data", redis_url, {}, extra_args=["--demo"])
         await asyncio.sleep(2)  # let the first feed ticks run
         samples: list[float] = []
         stop_at = time.monotonic() + args.max_seconds
@@ -197,13 +123,8 @@ async def main() -> None:
             )
         )
     finally:
-        for proc in (server, redis_proc):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                with suppress(subprocess.TimeoutExpired):
-                    proc.wait(10)
-                if proc.poll() is None:
-                    proc.kill()
+        stop(server)
+        stop(redis_proc)
         shutil.rmtree(work, ignore_errors=True)
 
 

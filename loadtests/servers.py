@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 
@@ -58,7 +58,11 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def start_server(
-    data_dir: Path, redis_url: str, env: Mapping[str, str], log_name: str = "server.log"
+    data_dir: Path,
+    redis_url: str,
+    env: Mapping[str, str],
+    log_name: str = "server.log",
+    extra_args: Sequence[str] = (),
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`teleconsult serve` on a free loopback port with ``env`` added to a clean environment
     (no TELECONSULT_* inherited); returns the process and its base URL."""
@@ -70,7 +74,7 @@ def start_server(
     with open(log, "wb") as err:
         proc = subprocess.Popen(
             [str(teleconsult), "serve", "--port", "0", "--data-dir", str(data_dir)]
-            + ["--redis-url", redis_url, "--log-level", "WARNING"],
+            + ["--redis-url", redis_url, "--log-level", "WARNING", *extra_args],
             stdout=subprocess.PIPE,
             stderr=err,
             env=clean,
