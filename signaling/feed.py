@@ -45,8 +45,16 @@ class FeedSettings:
     """How often due timers are handled and the feed recomputed (real time)."""
     patient_min_interval: float = 4.0
     """At most one place/ETA push per patient this often (real time): with the tick, a change
-    reaches the patient within 5 seconds, and 10,000 waiting patients cost at most 2,500
-    messages a second in all, whatever the rate of change."""
+    reaches the patient within 5 seconds while the line is short."""
+    place_pushes_per_second: float = 250.0
+    """A node's budget of place/ETA pushes: with more queued patients connected here than
+    ``patient_min_interval`` x this budget (1,000), each patient's interval stretches to
+    (connected queued patients / budget) seconds, so 20,000 waiting patients cost 250 messages
+    a second instead of 5,000, and the relay of calls keeps the node. The head of the line is
+    never slowed: see ``head_places``."""
+    head_places: int = 20
+    """The first places of the line always hear within ``patient_min_interval``: they are about
+    to be called, and few."""
     stats_every: float = 10.0
     """Queue statistics go out on change, and at least this often (real time)."""
     timers_per_tick: int = 500
@@ -202,6 +210,12 @@ class Feed:
         real_now = self._monotonic()
         size = len(line)
         queued_here: set[UserId] = set()
+        # The interval for the rest of the line, from the last tick's count of queued patients
+        # connected here (a long line stretches it; the budget of pushes holds).
+        interval = max(
+            self.settings.patient_min_interval,
+            len(self._sent) / self.settings.place_pushes_per_second,
+        )
         for index, entry in enumerate(line):
             if entry.offered:
                 continue
@@ -209,6 +223,14 @@ class Feed:
             if not sids:
                 continue
             queued_here.add(entry.patient_id)
+            previous = self._sent.get(entry.patient_id)
+            wait = (
+                self.settings.patient_min_interval
+                if index < self.settings.head_places
+                else interval
+            )
+            if previous is not None and real_now - previous[1] < wait:
+                continue  # not due: the payload is not even built
             eta = None
             if predicted is not None and entry.member in predicted:
                 forecast_of = predicted[entry.member]
@@ -223,12 +245,8 @@ class Feed:
                 eta,
             )
             shown = (index + 1, size, str(payload["request"]["eta"]))
-            previous = self._sent.get(entry.patient_id)
-            if previous is not None:
-                if previous[0] == shown:
-                    continue
-                if real_now - previous[1] < self.settings.patient_min_interval:
-                    continue
+            if previous is not None and previous[0] == shown:
+                continue
             self._sent[entry.patient_id] = (shown, real_now)
             for sid in sids:
                 await self._emit.emit(ev.PATIENT_STATE, payload, to=sid, ignore_queue=True)

@@ -129,3 +129,37 @@ async def test_offered_requests_keep_their_place_in_the_line_and_are_not_pushed(
     positions = {to: d["request"]["position"] for _, d, to, _ in emitter.sent}
     assert positions == {"sid1": 2, "sid2": 3}
     assert all(d["request"]["queue_size"] == 3 for _, d, _, _ in emitter.sent)
+
+
+async def test_a_long_line_stretches_the_interval_but_not_for_its_head() -> None:
+    """10,000 queued patients here and a budget of 250 pushes a second: each hears every 40 s,
+    except the first 20 places (every 4 s); the push rate stays within the budget."""
+    emitter = RecordingEmitter()
+    sessions = LocalSessions()
+    for i in range(N):
+        sessions.add(Session(f"sid{i}", UserId(f"p{i}"), Role.PATIENT))
+    now = [0.0]
+    feed = _feed(emitter, sessions, now)
+    settings = FeedSettings()
+    interval = N / settings.place_pushes_per_second
+    assert interval == 40.0
+
+    await feed._push_places(_queue(0), None, 2000.0)  # everyone once
+    emitter.sent.clear()
+    sent_per_second = []
+    for second in range(1, 61):  # the head is served every second for a minute
+        now[0] = float(second)
+        before = len(emitter.sent)
+        await feed._push_places(_queue(second), None, 2000.0)
+        sent_per_second.append(len(emitter.sent) - before)
+    by_patient: dict[str, list[int]] = {}
+    for _, data, to, _ in emitter.sent:
+        assert to is not None
+        by_patient.setdefault(to, []).append(data["request"]["position"])
+    # Place 71 at first, moving up a place a second: heard once at 40 s (place 31), then every
+    # 4 seconds once in the head of the line.
+    assert by_patient["sid70"] == [31, 20, 16, 12]
+    # ...the back of the line once in the minute, after 40 s.
+    assert len(by_patient["sid9000"]) == 1
+    # The budget holds over the minute (the one burst is when the first interval ends).
+    assert sum(sent_per_second) <= 60 * settings.place_pushes_per_second + N / 10
