@@ -425,8 +425,14 @@ async def _drive(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="teleconsult load", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="teleconsult load",
+        description="Load tests: replay a scenario's day against a live server beside the ideal "
+        "dispatcher (run), prepare a server started by hand (seed), measure how much a node "
+        "carries (capacity). docs/OPERATIONS.md, 'Load tests'.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("capacity", help="capacity benchmarks (teleconsult load capacity -h)")
     run = sub.add_parser("run", help="replay a scenario against a live server and the ideal")
     run.add_argument("scenario", help="a shipped scenario name or a TOML file")
     run.add_argument("--duration", type=parse_duration, default=24.0, help="simulated, e.g. 2h")

@@ -42,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="INFO")
     load = sub.add_parser(
-        "load", help="load tests: run SCENARIO, seed SCENARIO, capacity (teleconsult load -h)"
+        "load",
+        help="load tests: run SCENARIO, seed SCENARIO, capacity (teleconsult load -h)",
+        add_help=False,  # -h goes to the load tools' own parser
     )
     load.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -67,11 +69,12 @@ async def _serve(settings: Settings) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "load":
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["load"]:  # its own parser, -h included
         from loadtests.runner import main as load_main  # the load tools only when asked
 
-        return load_main(args.args or ["-h"])
+        return load_main(raw[1:] or ["-h"])
+    args = _parser().parse_args(raw)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
