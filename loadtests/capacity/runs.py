@@ -61,8 +61,12 @@ def summary_ms(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def start_profiles(common: Common, nodes: list[Node], seconds: float, label: str) -> list[Any]:
-    """py-spy on each server process (collapsed stacks, from outside the process)."""
+def start_profiles(
+    common: Common, nodes: list[Node], seconds: float | None, label: str
+) -> list[Any]:
+    """py-spy on each server process (collapsed stacks, from outside the process), for
+    ``seconds``, or until ``stop_profiles`` interrupts it (``seconds`` None: a phase of unknown
+    length, such as a ramp step's connects)."""
     if common.profile is None:
         return []
     import subprocess
@@ -73,14 +77,21 @@ def start_profiles(common: Common, nodes: list[Node], seconds: float, label: str
     procs = []
     for i, node in enumerate(nodes):
         out = common.profile / f"{label}-node{i}.txt"
-        argv = [str(spy), "record", "--pid", str(node.pid), "--duration", str(int(seconds))]
+        argv = [str(spy), "record", "--pid", str(node.pid)]
+        argv += ["--duration", str(int(seconds))] if seconds is not None else []
         argv += ["--rate", "250", "--nonblocking", "--format", "raw", "-o", str(out)]
         procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return procs
 
 
-def stop_profiles(procs: list[Any]) -> None:
+def stop_profiles(procs: list[Any], interrupt: bool = False) -> None:
+    """Wait for each py-spy to write its file; ``interrupt`` ends an open-ended recording first
+    (py-spy writes what it has on SIGINT)."""
+    import signal
+
     for proc in procs:
+        if interrupt and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
         try:
             proc.wait(30)
         except Exception:
@@ -385,6 +396,8 @@ async def ramp(
             share = [n // generators + (1 if i < n % generators else 0) for i in range(generators)]
             started = time.monotonic()
             cpu0 = sampler.cpu()
+            label = f"ramp-step{len(steps) + 1}"
+            spies = start_profiles(common, servers, None, f"{label}-connect")
             replies = await asyncio.gather(
                 *(
                     g.call(
@@ -398,6 +411,7 @@ async def ramp(
                     for i, g in enumerate(gens)
                 )
             )
+            stop_profiles(spies, interrupt=True)
             conn = _merge_connect(list(replies), time.monotonic() - started)
             conn["server_cpu_ms_per_connect"] = round(
                 (sampler.cpu() - cpu0) / max(1, conn["connected"]) * 1000, 2
@@ -406,6 +420,7 @@ async def ramp(
             connected += conn["connected"]
             await _all(gens, 60, cmd="stats", reset=True)
             sampler.start()
+            spies = start_profiles(common, servers, hold, f"{label}-hold")
             moved = asyncio.create_task(
                 gens[0].call(
                     hold + 120, cmd="move", seconds=hold, interval=move_interval, timeout=10
@@ -414,6 +429,7 @@ async def ramp(
             await asyncio.sleep(hold)
             served = await moved
             measured = await sampler.stop()
+            stop_profiles(spies)
             stats = await _all(gens, 60, cmd="stats", reset=True)
             updates = sum(s["events"].get("patient:state", 0) for s in stats)
             rss = rss_bytes(node.pid)
@@ -441,6 +457,11 @@ def _ramp_line(s: dict[str, Any]) -> str:
         f"{s['rss_per_connection_kb']} KB/conn, {s['fds']} fds, "
         f"pause {s['longest_loop_pause_ms']} ms, cpu {s['server_cpu_share']:.0%}, "
         f"{s['patient_updates_per_second']} updates/s"
+        + (
+            f", {s['connect']['failed']} failed {s['connect']['errors']}"
+            if s["connect"]["failed"]
+            else ""
+        )
     )
 
 
