@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from waiting_room.model import (
 )
 
 PARIS = ZoneInfo("Europe/Paris")
+_PARTITION = 500
 
 
 def _row_to_request(row: Any) -> ConsultationRequest:
@@ -51,9 +53,59 @@ def _row_to_request(row: Any) -> ConsultationRequest:
     )
 
 
+class _ActiveLookups:
+    """Concurrent look-ups of patients' active requests, answered by one query per batch: a burst
+    of connections (a reconnect storm) would otherwise queue one round trip each behind the
+    others on a single-connection pool. A look-up always waits for a query that starts after it
+    was asked (never an answer read before its call), so it sees every commit made before."""
+
+    def __init__(self, engine: AsyncEngine, max_batch: int = 500) -> None:
+        self._engine = engine
+        self._max = max_batch
+        self._waiting: dict[str, list[asyncio.Future[ConsultationRequest | None]]] = {}
+        self._runner: asyncio.Task[None] | None = None
+
+    async def get(self, patient_id: UserId) -> ConsultationRequest | None:
+        future: asyncio.Future[ConsultationRequest | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiting.setdefault(patient_id, []).append(future)
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        while self._waiting:
+            keys = list(self._waiting)[: self._max]
+            batch = {k: self._waiting.pop(k) for k in keys}
+            try:
+                async with self._engine.connect() as conn:
+                    rows = (
+                        await conn.execute(select(t).where(t.c.active_patient_id.in_(keys)))
+                    ).all()
+                found = {row.active_patient_id: _row_to_request(row) for row in rows}
+            except asyncio.CancelledError:
+                for futures in [*batch.values(), *self._waiting.values()]:
+                    for f in futures:
+                        f.cancel()
+                self._waiting.clear()
+                raise
+            except Exception as exc:
+                for futures in batch.values():
+                    for f in futures:
+                        if not f.done():
+                            f.set_exception(exc)
+                continue
+            for key, futures in batch.items():
+                for f in futures:
+                    if not f.done():
+                        f.set_result(found.get(key))
+
+
 class SqlRequestStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._active = _ActiveLookups(engine)
 
     async def create(
         self,
@@ -157,22 +209,24 @@ class SqlRequestStore:
         return None if row is None else _row_to_request(row)
 
     async def active_for_patient(self, patient_id: UserId) -> ConsultationRequest | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(select(t).where(t.c.active_patient_id == patient_id))
-            ).one_or_none()
-        return None if row is None else _row_to_request(row)
+        """The patient's request under way (batched with concurrent look-ups)."""
+        return await self._active.get(patient_id)
 
     async def queued(self) -> list[ConsultationRequest]:
+        """Every queued request, oldest first. Read and converted in partitions, giving the event
+        loop back between them: the periodic reconciliation reads the whole line (20,000 rows
+        took a third of a second in one piece)."""
+        out: list[ConsultationRequest] = []
         async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(t)
-                    .where(t.c.state.in_([s.value for s in QUEUED]))
-                    .order_by(t.c.arrival_at, t.c.seq)
-                )
-            ).all()
-        return [_row_to_request(r) for r in rows]
+            result = await conn.stream(
+                select(t)
+                .where(t.c.state.in_([s.value for s in QUEUED]))
+                .order_by(t.c.arrival_at, t.c.seq)
+            )
+            async for rows in result.partitions(_PARTITION):
+                out.extend(_row_to_request(r) for r in rows)
+                await asyncio.sleep(0)
+        return out
 
     async def _in_states(self, states: list[RequestState]) -> list[ConsultationRequest]:
         async with self._engine.connect() as conn:

@@ -219,7 +219,7 @@ class Feed:
         for index, entry in enumerate(line):
             if entry.offered:
                 continue
-            sids = self._sessions.sids_of(entry.patient_id)
+            sids = self._sessions.ready_sids_of(entry.patient_id)
             if not sids:
                 continue
             queued_here.add(entry.patient_id)

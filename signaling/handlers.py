@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 P = TypeVar("P")
 Ack = dict[str, Any]
 
-_CONNECT_WAIT_SECONDS = 2.0
+_NONE: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,22 +50,37 @@ class LocalSessions:
     def __init__(self) -> None:
         self._by_sid: dict[str, Session] = {}
         self._by_user: dict[UserId, set[str]] = {}
+        self._ready: dict[UserId, set[str]] = {}
 
     def add(self, session: Session) -> None:
         self._by_sid[session.sid] = session
         self._by_user.setdefault(session.user_id, set()).add(session.sid)
 
+    def mark_ready(self, sid: str) -> Session | None:
+        """The client has its connect packet: the feed may push to it from now on (an event
+        sent before the connect packet reaches a client that is not connected yet)."""
+        session = self._by_sid.get(sid)
+        if session is not None:
+            self._ready.setdefault(session.user_id, set()).add(sid)
+        return session
+
     def remove(self, sid: str) -> Session | None:
         session = self._by_sid.pop(sid, None)
         if session is not None:
-            sids = self._by_user.get(session.user_id, set())
-            sids.discard(sid)
-            if not sids:
-                self._by_user.pop(session.user_id, None)
+            for index in (self._by_user, self._ready):
+                sids = index.get(session.user_id)
+                if sids is not None:
+                    sids.discard(sid)
+                    if not sids:
+                        index.pop(session.user_id, None)
         return session
 
     def sids_of(self, user_id: UserId) -> set[str]:
         return self._by_user.get(user_id, set())
+
+    def ready_sids_of(self, user_id: UserId) -> AbstractSet[str]:
+        """The connections of ``user_id`` whose connect packet went out."""
+        return self._ready.get(user_id, _NONE)
 
     def all(self) -> list[Session]:
         return list(self._by_sid.values())
@@ -102,6 +118,7 @@ class SocketHandlers:
         """The supervisor board as of now (set by the feed)."""
 
     def register(self) -> None:
+        self._hook_connected()
         self._sio.on("connect", self.connect)
         self._sio.on("disconnect", self.disconnect)
         patient = {Role.PATIENT}
@@ -171,10 +188,8 @@ class SocketHandlers:
         self.sessions.add(session)
         await self.announce(session)
         logger.info("sid %s connected as %s", sid, user.role.value)
-        # The connect packet goes out after this handler returns: push the state once it has.
-        task = asyncio.create_task(self._push_when_connected(session))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # The connect packet goes out after this handler returns; the state follows it
+        # (_hook_connected).
 
     async def announce(self, session: Session) -> None:
         """Register a connection in the shared presence and stop the user's grace timers
@@ -198,13 +213,30 @@ class SocketHandlers:
         elif session.role is Role.PHYSICIAN:
             await self._room.gp_disconnected(session.user_id)
 
-    async def _push_when_connected(self, session: Session) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _CONNECT_WAIT_SECONDS
-        while not self._sio.manager.is_connected(session.sid, "/"):
-            if loop.time() > deadline:
-                return
-            await asyncio.sleep(0.005)
+    def _hook_connected(self) -> None:
+        """python-socketio sends the connect packet after the connect handler returns, then
+        marks the client connected with ``manager.connect``: the state push follows that call
+        (no polling; a refused connection never gets there)."""
+        manager = self._sio.manager
+        original = manager.connect
+
+        async def connect(sid: str, namespace: str) -> Any:
+            result = await original(sid, namespace)
+            if namespace == "/":
+                self._connected(sid)
+            return result
+
+        manager.connect = connect
+
+    def _connected(self, sid: str) -> None:
+        session = self.sessions.mark_ready(sid)
+        if session is None:
+            return
+        task = asyncio.create_task(self._push_connected(session))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _push_connected(self, session: Session) -> None:
         try:
             await self._push_state(session)
         except Exception:

@@ -10,6 +10,7 @@ import asyncio
 import heapq
 import logging
 import secrets
+from dataclasses import replace
 from importlib import resources
 from typing import Any, cast
 
@@ -89,30 +90,30 @@ def _meta(entry: QueuedEntry) -> str:
     return f"{entry.patient_id}|{entry.arrival_ts!r}|{entry.deadline_ts!r}|{entry.score!r}"
 
 
-def _line(waiting: list[str], offered: list[str], meta: dict[str, str]) -> list[QueuedEntry]:
-    line = _entries(waiting, meta, False)
-    if offered:  # few: merge them into the ordered waiting line
-        held = _entries(offered, meta, True)
-        line = list(heapq.merge(line, held, key=lambda e: (e.score, e.member)))
-    return line
-
-
-def _entries(members: list[str], meta: dict[str, str], offered: bool) -> list[QueuedEntry]:
-    entries = []
-    for member in members:
-        raw = meta.get(member)
+def _parse(members: list[str], raws: list[str | None]) -> dict[str, QueuedEntry]:
+    """Entries (not offered) from their meta strings; members without meta are left out."""
+    parsed = {}
+    for member, raw in zip(members, raws, strict=True):
         if raw is None:
             continue
         fields = raw.split("|")
         patient, arrival, deadline = fields[:3]
         # Entries written before the score was kept here score by their deadline.
         score = fields[3] if len(fields) > 3 else deadline
-        entries.append(
-            QueuedEntry(
-                member, float(score), UserId(patient), float(arrival), float(deadline), offered
-            )
+        parsed[member] = QueuedEntry(
+            member, float(score), UserId(patient), float(arrival), float(deadline)
         )
-    return entries
+    return parsed
+
+
+def _line(
+    waiting: list[str], offered: list[str], known: dict[str, QueuedEntry]
+) -> list[QueuedEntry]:
+    line = [e for e in map(known.get, waiting) if e is not None]
+    if offered:  # few: merge them into the ordered waiting line
+        held = [replace(e, offered=True) for e in map(known.get, offered) if e is not None]
+        line = list(heapq.merge(line, held, key=lambda e: (e.score, e.member)))
+    return line
 
 
 def _gp_mapping(live: GpLive) -> dict[Any, Any]:
@@ -144,6 +145,8 @@ class RedisLiveStore:
         package = resources.files("waiting_room")
         self._pick = self._r.register_script(package.joinpath("pick.lua").read_text())
         self._claim = self._r.register_script(package.joinpath("claim_due.lua").read_text())
+        self._known: dict[str, QueuedEntry] = {}
+        """Parsed queue entries by member (see ``queue_entries``)."""
 
     async def close(self) -> None:
         await self._r.aclose()
@@ -172,17 +175,28 @@ class RedisLiveStore:
             await pipe.execute()
 
     async def queue_entries(self) -> list[QueuedEntry]:
-        """The line patients see, best first: waiting and offered requests (flagged)."""
+        """The line patients see, best first: waiting and offered requests (flagged).
+
+        The feed reads it every second. A member's meta never changes while it is queued (its
+        score is fixed), so each node keeps the entries it has parsed and reads only the meta
+        of members new to it: a line of 20,000 costs two member lists, not 20,000 parses."""
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.zrange(QUEUE, 0, -1)
             pipe.zrange(OFFERED, 0, -1)
-            pipe.hgetall(QUEUE_META)
-            waiting, offered, meta = await pipe.execute()
-        if len(waiting) < 500:
-            return _line(waiting, offered, meta)
-        # A long line is parsed off the event loop (the thread gives the GIL back every few
-        # milliseconds), so offers and relays keep flowing meanwhile.
-        return await asyncio.to_thread(_line, waiting, offered, meta)
+            waiting, offered = await pipe.execute()
+        known = self._known
+        missing = [m for m in waiting if m not in known]
+        missing += [m for m in offered if m not in known]
+        if missing:
+            raws = cast(list[str | None], await self._r.hmget(QUEUE_META, missing))
+            if len(missing) < 500:
+                known.update(_parse(missing, raws))
+            else:  # a cold start on a long line: parsed off the event loop
+                known.update(await asyncio.to_thread(_parse, missing, raws))
+        line = _line(waiting, offered, known)
+        if len(known) > 2 * len(line) + 1000:  # forget members gone from the line
+            self._known = {e.member: known[e.member] for e in line}
+        return line
 
     async def queue_size(self) -> int:
         async with self._r.pipeline(transaction=False) as pipe:

@@ -66,6 +66,7 @@ async def test_pushes_are_bounded_per_patient_and_only_on_change() -> None:
     sessions = LocalSessions()
     for i in range(N):
         sessions.add(Session(f"sid{i}", UserId(f"p{i}"), Role.PATIENT))
+        sessions.mark_ready(f"sid{i}")
     now = [0.0]
     feed = _feed(emitter, sessions, now)
 
@@ -108,6 +109,7 @@ async def test_patients_not_connected_here_get_nothing() -> None:
     emitter = RecordingEmitter()
     sessions = LocalSessions()
     sessions.add(Session("only", UserId("p3"), Role.PATIENT))
+    sessions.mark_ready("only")
     feed = _feed(emitter, sessions, [0.0])
     await feed._push_places(_queue(0), None, 2000.0)
     assert [
@@ -120,6 +122,7 @@ async def test_offered_requests_keep_their_place_in_the_line_and_are_not_pushed(
     sessions = LocalSessions()
     for i in range(3):
         sessions.add(Session(f"sid{i}", UserId(f"p{i}"), Role.PATIENT))
+        sessions.mark_ready(f"sid{i}")
     feed = _feed(emitter, sessions, [0.0])
     line = [
         QueuedEntry(f"{i:012d}:{i:032x}", float(i), UserId(f"p{i}"), 1.0, 2.0, offered=(i == 0))
@@ -138,6 +141,7 @@ async def test_a_long_line_stretches_the_interval_but_not_for_its_head() -> None
     sessions = LocalSessions()
     for i in range(N):
         sessions.add(Session(f"sid{i}", UserId(f"p{i}"), Role.PATIENT))
+        sessions.mark_ready(f"sid{i}")
     now = [0.0]
     feed = _feed(emitter, sessions, now)
     settings = FeedSettings()
@@ -163,3 +167,22 @@ async def test_a_long_line_stretches_the_interval_but_not_for_its_head() -> None
     assert len(by_patient["sid9000"]) == 1
     # The budget holds over the minute (the one burst is when the first interval ends).
     assert sum(sent_per_second) <= 60 * settings.place_pushes_per_second + N / 10
+
+
+async def test_no_place_push_before_the_connect_packet() -> None:
+    """A connection whose connect handler is still running (no connect packet yet) gets no
+    place push: a client must not receive events before it is connected."""
+    emitter = RecordingEmitter()
+    sessions = LocalSessions()
+    sessions.add(Session("early", UserId("p0"), Role.PATIENT))
+    sessions.add(Session("ready", UserId("p1"), Role.PATIENT))
+    sessions.mark_ready("ready")
+    feed = _feed(emitter, sessions, [0.0])
+    queue = _queue(0)
+    await feed._push_places(queue, _forecasts(queue), 2000.0)
+    assert [to for _, _, to, _ in emitter.sent] == ["ready"]
+    sessions.mark_ready("early")
+    await feed._push_places(queue, _forecasts(queue), 2000.0)
+    assert [to for _, _, to, _ in emitter.sent] == ["ready", "early"]
+    assert sessions.remove("early") is not None
+    assert sessions.ready_sids_of(UserId("p0")) == frozenset()
