@@ -30,6 +30,8 @@ from waiting_room.store import QueuedEntry
 logger = logging.getLogger(__name__)
 
 MAX_LISTED_ALERTS = 20
+YIELD_EVERY = 200
+"""Place pushes between two returns to the event loop."""
 HEARTBEAT_TTL_MS = 5_000
 """A node whose heartbeat is older than this is dead: its connections no longer count."""
 
@@ -210,6 +212,7 @@ class Feed:
         real_now = self._monotonic()
         size = len(line)
         queued_here: set[UserId] = set()
+        pushed = 0
         # The interval for the rest of the line, from the last tick's count of queued patients
         # connected here (a long line stretches it; the budget of pushes holds).
         interval = max(
@@ -250,6 +253,11 @@ class Feed:
             self._sent[entry.patient_id] = (shown, real_now)
             for sid in sids:
                 await self._emit.emit(ev.PATIENT_STATE, payload, to=sid, ignore_queue=True)
+            pushed += 1
+            if pushed % YIELD_EVERY == 0:
+                # Patients who connected together fall due together: thousands of pushes in
+                # one tick would hold the event loop for a second. Let the rest run meanwhile.
+                await asyncio.sleep(0)
         for gone in set(self._sent) - queued_here:
             del self._sent[gone]
 

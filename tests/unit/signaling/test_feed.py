@@ -3,6 +3,7 @@ number of messages (each patient at most once per interval, only on change)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 from signaling.feed import Feed, FeedSettings
@@ -186,3 +187,25 @@ async def test_no_place_push_before_the_connect_packet() -> None:
     assert [to for _, _, to, _ in emitter.sent] == ["ready", "early"]
     assert sessions.remove("early") is not None
     assert sessions.ready_sids_of(UserId("p0")) == frozenset()
+
+
+async def test_a_burst_of_place_pushes_lets_the_event_loop_run_between_batches() -> None:
+    """10,000 patients due in one tick: other tasks run while the pushes go out."""
+    emitter = RecordingEmitter()
+    sessions = LocalSessions()
+    for i in range(N):
+        sessions.add(Session(f"sid{i}", UserId(f"p{i}"), Role.PATIENT))
+        sessions.mark_ready(f"sid{i}")
+    feed = _feed(emitter, sessions, [0.0])
+    seen: list[int] = []
+
+    async def other() -> None:
+        while len(emitter.sent) < N:
+            seen.append(len(emitter.sent))
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(other())
+    await feed._push_places(_queue(0), None, 2000.0)
+    await watcher
+    assert len(emitter.sent) == N
+    assert len([n for n in seen if 0 < n < N]) >= N // 400  # ran between the batches
