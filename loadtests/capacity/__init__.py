@@ -4,7 +4,8 @@ Runs, each with its own redis-server and server node(s) on free loopback ports, 
 core 0 and the load generators (separate processes speaking the socket.io wire protocol over
 aiohttp websockets) on core 1:
 
-- ``ramp``: waiting patients connect in steps up to ``--clients`` while GPs serve the head of the
+- ``ramp``: waiting patients connect in steps up to ``--clients`` (over ``--nodes`` server
+  processes) while GPs serve the head of the
   queue (every place changes, the node pushes updates): connects/s with JWT checks, memory per
   connection, file descriptors, longest event-loop pause, server CPU.
 - ``relay``: ``rtc:signal`` at ``--rate`` messages/s between the members of ``--pairs`` call rooms
@@ -166,7 +167,7 @@ async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
             common, nodes=args.nodes, cross=args.cross, generators=args.generators, **relay
         )
     elif args.run == "ramp":
-        result = await runs.ramp(common, args.clients, args.step, args.hold)
+        result = await runs.ramp(common, args.clients, args.step, args.hold, nodes=args.nodes)
     else:
         result = await runs.storm(common, args.clients)
     return [result]

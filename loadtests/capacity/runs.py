@@ -112,6 +112,7 @@ class Sampler:
         self._task: asyncio.Task[None] | None = None
         self._cpu0 = 0.0
         self._t0 = 0.0
+        self._gc0: dict[str, float] = {}
 
     def cpu(self) -> float:
         return sum(cpu_seconds(n.pid) for n in self.nodes)
@@ -135,12 +136,31 @@ class Sampler:
                         )
             await asyncio.sleep(1.0)
 
+    async def _gc_counts(self) -> dict[str, float]:
+        """Garbage collections so far and those that took under 100 ms, by generation."""
+        out: dict[str, float] = {}
+        if self.http is None:
+            return out
+        for node in self.nodes:
+            with contextlib.suppress(Exception):
+                m = await asyncio.wait_for(node.metrics(self.http), 5)
+                for g in "012":
+                    for key in (
+                        f'tc_gc_pause_seconds_count{{generation="{g}"}}',
+                        f'tc_gc_pause_seconds_bucket{{generation="{g}",le="0.1"}}',
+                    ):
+                        out[key] = out.get(key, 0.0) + m.get(key, 0.0)
+        return out
+
     def start(self) -> None:
         self.max_lag = 0.0
         self.max_rss = self.max_fds = 0
         self._cpu0 = self.cpu()
         self._t0 = time.monotonic()
         self._task = asyncio.create_task(self._poll())
+
+    async def start_gc(self) -> None:
+        self._gc0 = await self._gc_counts()
 
     async def stop(self) -> dict[str, Any]:
         cpu = self.cpu() - self._cpu0
@@ -150,7 +170,17 @@ class Sampler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._final_lag()
+        gc1 = await self._gc_counts()
+        slow_gc = {}
+        for g in "012":
+            count = f'tc_gc_pause_seconds_count{{generation="{g}"}}'
+            quick = f'tc_gc_pause_seconds_bucket{{generation="{g}",le="0.1"}}'
+            slow = (gc1.get(count, 0) - self._gc0.get(count, 0)) - (
+                gc1.get(quick, 0) - self._gc0.get(quick, 0)
+            )
+            slow_gc[g] = int(slow)
         return {
+            "gc_pauses_over_100ms": slow_gc,
             "server_cpu_seconds": round(cpu, 3),
             "wall_seconds": round(wall, 3),
             "server_cpu_share": round(cpu / wall, 3) if wall else None,
@@ -315,6 +345,7 @@ async def relay(
             )
         sampler = Sampler(servers, None if raw else run.http)
         sampler.start()
+        await sampler.start_gc()
         spies = start_profiles(common, servers, seconds, label)
         replies = await _all(
             gens, seconds + 120, cmd="relay", rate=per_gen, seconds=seconds, size=common.size
@@ -354,9 +385,12 @@ async def ramp(
     hold: float,
     movers: int = 2,
     move_interval: float = 0.5,
+    nodes: int = 1,
 ) -> dict[str, Any]:
     """Waiting patients connect in steps up to ``clients``; between steps ``movers`` GPs serve
-    the head of the queue, so every patient's place changes and the node pushes updates."""
+    the head of the queue, so every patient's place changes and the node pushes updates.
+    ``nodes`` 2 spreads the patients over two server processes (both on the server core): one
+    process may hold fewer than 20,000 sockets here (open-file limit)."""
     generators = max(1, math.ceil(clients / PER_GENERATOR))
     steps: list[dict[str, Any]] = []
     result: dict[str, Any] = {
@@ -365,38 +399,40 @@ async def ramp(
         "step": step,
         "hold_seconds": hold,
         "movers": movers,
+        "nodes": nodes,
         "tuning": common.tuning,
         "uvloop": common.uvloop,
         "generators": generators,
         "steps": steps,
     }
     async with Run(common, "ramp") as run:
-        servers, pop = await run.servers(1, (clients, 0, movers))
-        node = servers[0]
+        servers, pop = await run.servers(nodes, (clients, 0, movers))
         await asyncio.sleep(3)
-        base_rss = rss_bytes(node.pid)
+        sampler = Sampler(servers, run.http)
+        base_rss = sampler.rss()
         result["idle_rss_mb"] = round(base_rss / 2**20, 1)
         gens = await run.procs.start_generators(generators, run.secret)
-        mover_specs = [{"user_id": g, "role": "physician", "url": run.ws(node)} for g in pop.gps]
+        mover_specs = [
+            {"user_id": g, "role": "physician", "url": run.ws(servers[0])} for g in pop.gps
+        ]
         parts: list[list[dict[str, Any]]] = [[] for _ in gens]
         for i, patient in enumerate(pop.waiting):
-            parts[i % generators].append(
-                {"user_id": patient, "role": "patient", "url": run.ws(node)}
-            )
+            url = run.ws(servers[(i // generators) % nodes])
+            parts[i % generators].append({"user_id": patient, "role": "patient", "url": url})
         parts[0] = mover_specs + parts[0]
         for gen, part in zip(gens, parts, strict=True):
             await gen.call(120, cmd="init", clients=part)
         await gens[0].call(60, cmd="connect", start=0, stop=movers, timeout=STEP_TIMEOUT)
         offsets = [movers] + [0] * (generators - 1)
         connected = 0
-        sampler = Sampler(servers, run.http)
         deadline = time.monotonic() + 3600
         while connected < clients and time.monotonic() < deadline:
             n = min(step, clients - connected)
             share = [n // generators + (1 if i < n % generators else 0) for i in range(generators)]
-            started = time.monotonic()
-            cpu0 = sampler.cpu()
             label = f"ramp-step{len(steps) + 1}"
+            sampler.start()
+            await sampler.start_gc()
+            started = time.monotonic()
             spies = start_profiles(common, servers, None, f"{label}-connect")
             replies = await asyncio.gather(
                 *(
@@ -413,13 +449,18 @@ async def ramp(
             )
             stop_profiles(spies, interrupt=True)
             conn = _merge_connect(list(replies), time.monotonic() - started)
+            during = await sampler.stop()
             conn["server_cpu_ms_per_connect"] = round(
-                (sampler.cpu() - cpu0) / max(1, conn["connected"]) * 1000, 2
+                during["server_cpu_seconds"] / max(1, conn["connected"]) * 1000, 2
             )
+            conn["server_cpu_share"] = during["server_cpu_share"]
+            conn["longest_loop_pause_ms"] = during["longest_loop_pause_ms"]
+            conn["gc_pauses_over_100ms"] = during["gc_pauses_over_100ms"]
             offsets = [o + s for o, s in zip(offsets, share, strict=True)]
             connected += conn["connected"]
             await _all(gens, 60, cmd="stats", reset=True)
             sampler.start()
+            await sampler.start_gc()
             spies = start_profiles(common, servers, hold, f"{label}-hold")
             moved = asyncio.create_task(
                 gens[0].call(
@@ -432,7 +473,7 @@ async def ramp(
             stop_profiles(spies)
             stats = await _all(gens, 60, cmd="stats", reset=True)
             updates = sum(s["events"].get("patient:state", 0) for s in stats)
-            rss = rss_bytes(node.pid)
+            rss = sampler.rss()
             steps.append(
                 {
                     "connected": connected,
@@ -443,19 +484,25 @@ async def ramp(
                     "patient_updates_per_second": round(updates / measured["wall_seconds"], 1),
                     "rss_mb": round(rss / 2**20, 1),
                     "rss_per_connection_kb": round((rss - base_rss) / max(1, connected) / 1024, 1),
-                    "fds": open_fds(node.pid),
+                    "fds": sampler.fds(),
                     **measured,
                 }
             )
             print(_ramp_line(steps[-1]), flush=True)
+            if conn["connected"] == 0:
+                result["stopped"] = "a step connected nobody"
+                break
     return result
 
 
 def _ramp_line(s: dict[str, Any]) -> str:
     return (
-        f"  ramp {s['connected']:>6} connected: {s['connect']['per_second']} connects/s, "
+        f"  ramp {s['connected']:>6} connected: {s['connect']['per_second']} connects/s "
+        f"(cpu {s['connect']['server_cpu_share']:.0%}, "
+        f"pause {s['connect']['longest_loop_pause_ms']} ms), "
         f"{s['rss_per_connection_kb']} KB/conn, {s['fds']} fds, "
-        f"pause {s['longest_loop_pause_ms']} ms, cpu {s['server_cpu_share']:.0%}, "
+        f"hold: pause {s['longest_loop_pause_ms']} ms, cpu {s['server_cpu_share']:.0%}, "
+        f"gc>100ms {s['gc_pauses_over_100ms']}, "
         f"{s['patient_updates_per_second']} updates/s"
         + (
             f", {s['connect']['failed']} failed {s['connect']['errors']}"
@@ -492,11 +539,14 @@ async def storm(common: Common, clients: int, rounds: int = 1) -> dict[str, Any]
         result["first_connect"] = _merge_connect(first, time.monotonic() - started)
         await asyncio.sleep(5)
         sampler = Sampler(servers, run.http)
-        for _ in range(rounds):
+        for i in range(rounds):
             sampler.start()
+            await sampler.start_gc()
+            spies = start_profiles(common, servers, None, f"storm-round{i + 1}")
             started = time.monotonic()
             replies = await _all(gens, 900, cmd="storm", concurrency=1000, timeout=STEP_TIMEOUT)
             took = time.monotonic() - started
+            stop_profiles(spies, interrupt=True)
             merged = _merge_connect(replies, took)
             merged["dropped"] = sum(r["dropped"] for r in replies)
             merged["absorbed_seconds"] = round(max(r["seconds"] for r in replies), 2)
