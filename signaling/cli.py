@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -96,10 +98,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"teleconsult: configuration error: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(settings))
+        _run(_serve(settings))
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """uvloop's runner when installed (a dependency: less CPU per socket.io message, measured in
+    docs/BENCHMARKS.md), else asyncio's. ``TELECONSULT_EVENT_LOOP=asyncio`` keeps asyncio's."""
+    if os.environ.get("TELECONSULT_EVENT_LOOP", "").strip().lower() != "asyncio":
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop is a dependency
+            pass
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
 
 
 if __name__ == "__main__":

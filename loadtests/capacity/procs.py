@@ -162,6 +162,8 @@ class Processes:
                 "TELECONSULT_PATIENT_GRACE_SECONDS": "3600",
                 "TELECONSULT_CALL_GRACE_SECONDS": "3600",
                 "TELECONSULT_OFFER_TIMEOUT_SECONDS": "60",
+                # `teleconsult serve` runs on uvloop unless told otherwise: --uvloop chooses.
+                "TELECONSULT_EVENT_LOOP": "uvloop" if uvloop else "asyncio",
             }
         )
         env.update(extra_env or {})
