@@ -143,7 +143,7 @@ class Sampler:
             return out
         for node in self.nodes:
             with contextlib.suppress(Exception):
-                m = await asyncio.wait_for(node.metrics(self.http), 5)
+                m = await asyncio.wait_for(node.metrics(self.http), 15)
                 for g in "012":
                     for key in (
                         f'tc_gc_pause_seconds_count{{generation="{g}"}}',
