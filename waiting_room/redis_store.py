@@ -56,11 +56,13 @@ def _node_key(node_id: str) -> str:
     return f"{_P}:node:{node_id}"
 
 
-def connect(url: str | None, max_connections: int = 16) -> aioredis.Redis:
+def connect(url: str | None, max_connections: int = 64) -> aioredis.Redis:
     """A client for ``url``, or an in-process Redis when ``url`` is None.
 
     The pool is bounded: an unbounded pool opened thousands of connections under load
-    (../shared/TESTING.md).
+    (../shared/TESTING.md). 16 was too few for a reconnect storm (10,000 clients dropping and
+    coming back at once): each command holds a connection for an event-loop turn, commands
+    waited over the pool's 5 s and disconnect handlers failed (capacity benchmark).
     """
     if url is None:
         import fakeredis

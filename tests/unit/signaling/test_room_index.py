@@ -64,3 +64,18 @@ async def test_a_disconnected_client_is_in_no_room() -> None:
     assert manager.get_rooms(a, "/") == []
     assert sorted(manager.get_rooms(b, "/")) == sorted([b, "user:1"])
     assert [s for s, _ in manager.get_participants("/", "user:1")] == [b]
+
+
+async def test_pending_connections_are_not_connected_until_their_handler_is_done() -> None:
+    for manager in (socketio.AsyncManager(), IndexedManager()):
+        socketio.AsyncServer(client_manager=manager)
+        pending = [await manager.pre_connect(f"eio{i}", "/") for i in range(3)]
+        assert not any(manager.is_connected(sid, "/") for sid in pending)
+        await manager.connect(pending[0], "/")
+        await manager.disconnect(pending[1], "/")  # refused while pending
+        assert manager.is_connected(pending[0], "/")
+        assert not manager.is_connected(pending[1], "/")
+        assert not manager.is_connected(pending[2], "/")
+        await manager.connect(pending[2], "/")
+        assert manager.is_connected(pending[2], "/")
+        assert "/" not in manager.pending_connect  # emptied, as python-socketio does
