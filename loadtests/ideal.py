@@ -23,6 +23,7 @@ from loadtests.trace import Arrival, Shift
 from waiting_room.staffing import service_level
 
 Status = Literal["served", "abandoned", "unserved", "lost"]
+Policy = Literal["fcfs", "edf"]
 
 GRACE_SECONDS = 120.0
 """The queued patient's grace period after a dropped connection (docs/PROTOCOL.md)."""
@@ -130,15 +131,24 @@ def simulate_ideal(
     roster: Sequence[Sequence[Shift]],
     within_minutes: float = 30.0,
     grace_seconds: float = GRACE_SECONDS,
+    policy: Policy = "fcfs",
 ) -> IdealResult:
-    """Run the perfect dispatcher over ``trace`` with the GPs' ``roster``."""
+    """Run the perfect dispatcher over ``trace`` with the GPs' ``roster``.
+
+    ``policy`` "fcfs" is the reference of the issue: appointments first at their slot, then the
+    immediate requests first come first served. "edf" is the live server's policy (DESIGN.md,
+    "Dispatch policy") with zero latency and no declines: one line by deadline (arrival + 30 min,
+    or the slot), appointments entering it at check-in (``time``). Comparing the live run with
+    both separates what the implementation loses (live against perfect EDF) from what the policy
+    loses (EDF against the reference). Written here from the design, not from the dispatcher."""
     events: list[tuple[float, int, int, int]] = []  # (time, kind, seq, gp or request)
     for gp, shifts in enumerate(roster):
         for shift in shifts:
             events.append((shift.start, _ON, len(events), gp))
             events.append((shift.end, _OFF, len(events), gp))
     for arrival in trace:
-        events.append((arrival.due, _DUE, len(events), arrival.index))
+        enters = arrival.due if policy == "fcfs" else arrival.time
+        events.append((enters, _DUE, len(events), arrival.index))
     heapq.heapify(events)
     seq = len(events)
 
@@ -179,8 +189,13 @@ def simulate_ideal(
                     idle[who] = now
             else:
                 arrival = by_index[who]
-                queue = appointments if arrival.kind == "appointment" else immediate
-                heapq.heappush(queue, (arrival.due, arrival.index))
+                if policy == "edf":  # one line, by deadline
+                    late = 0.0 if arrival.kind == "appointment" else within_minutes * 60.0
+                    deadline = arrival.due + late
+                    heapq.heappush(immediate, (deadline, arrival.index))
+                else:
+                    queue = appointments if arrival.kind == "appointment" else immediate
+                    heapq.heappush(queue, (arrival.due, arrival.index))
         while idle:
             request = next_request(now)
             if request is None:

@@ -323,11 +323,26 @@ def _comparison(results: Mapping[str, Any], within: float) -> list[str]:
     ok = gap <= GAP_LIMIT_PP  # live doing better than the ideal (noise) is no failure
     cls, word = ("ok", "yes") if ok else ("bad", "no")
     verdict = f"Gap (ideal - live): {gap:+.2f} pp; within {GAP_LIMIT_PP:g} pp: "
-    return [
+    out = [
         "<h2>Live against ideal</h2>",
         _table(("", "live", "ideal"), rows),
         f'<p class="{cls}">{_e(verdict)}<strong>{word}</strong></p>',
     ]
+    edf = results.get("edf")
+    if edf:
+        edf_share = float(edf["summary"]["share_within"])
+        out.append(
+            "<p>"
+            + _e(
+                f"Perfect earliest-deadline-first (the live policy at zero latency, same trace): "
+                f"{_pct(edf_share)} within {within:g} min; live against it "
+                f"{-float(results.get('gap_edf_pp') or 0.0):+.2f} pp (what the implementation "
+                f"loses), it against the ideal {(edf_share - ideal['share_within']) * 100:+.2f} pp "
+                f"(what the policy does)."
+            )
+            + "</p>"
+        )
+    return out
 
 
 def _extras(results: Mapping[str, Any], within: float) -> list[str]:

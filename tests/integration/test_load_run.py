@@ -34,6 +34,9 @@ def test_a_short_overloaded_stretch_is_replayed_and_reported(tmp_path: Path) -> 
     assert results["gap_pp"] == round(
         (ideal["summary"]["share_within"] - s["share_within"]) * 100, 3
     )
+    edf = results["edf"]["summary"]
+    assert edf["requests"] == s["requests"] and edf["lost"] == 0
+    assert results["gap_edf_pp"] == round((edf["share_within"] - s["share_within"]) * 100, 3)
     kinds = {(r["kind"], r["channel"]) for r in live["records"]}
     assert {("immediate", "video"), ("immediate", "phone"), ("appointment", "video")} <= kinds
     for record in live["records"]:

@@ -187,3 +187,22 @@ def test_a_dropped_patient_not_back_within_the_grace_leaves() -> None:
     assert [o.status for o in result.outcomes] == ["served", "abandoned", "served"]
     assert result.outcomes[1].wait_seconds == 660.0  # left at 720 s, due at 60 s
     assert result.summary.lost == 0
+
+
+def test_the_edf_reference_serves_an_overdue_request_before_a_due_appointment() -> None:
+    # The only GP is busy until 2,100 s. An immediate request waits since 10 s (deadline
+    # 1,810 s); an appointment checked in at 1,700 s for its 2,000 s slot. The reference serves
+    # the appointment due at its slot first; earliest deadline first serves the overdue one.
+    trace = [
+        req(0, 0.0, 2100.0),
+        req(1, 10.0),
+        req(2, 1700.0, due=2000.0, kind="appointment"),
+    ]
+    reference = simulate_ideal(trace, ALL_DAY).outcomes
+    edf = simulate_ideal(trace, ALL_DAY, policy="edf").outcomes
+    assert [o.accepted_at for o in reference] == [0.0, 2700.0, 2100.0]
+    assert [o.accepted_at for o in edf] == [0.0, 2100.0, 2700.0]
+    # An appointment may start before its slot under EDF (it is in the line from check-in).
+    early = [req(0, 1700.0, due=2000.0, kind="appointment")]
+    assert simulate_ideal(early, ALL_DAY, policy="edf").outcomes[0].wait_seconds == -300.0
+    assert simulate_ideal(early, ALL_DAY).outcomes[0].wait_seconds == 0.0

@@ -199,3 +199,13 @@ def test_strings_are_escaped(tmp_path: Path) -> None:
     assert "<script>" not in page and "<b>" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in page
     assert "&lt;b&gt;steady&lt;/b&gt;" in page
+
+
+def test_the_perfect_edf_reference_is_shown_when_given(
+    steady: dict[str, Any], tmp_path: Path
+) -> None:
+    results = dict(steady)
+    results["edf"] = {"summary": {**results["ideal"]["summary"], "share_within": 0.9}}
+    results["gap_edf_pp"] = (0.9 - results["live"]["summary"]["share_within"]) * 100
+    page = write_report(results, tmp_path).read_text()
+    assert "Perfect earliest-deadline-first" in page and "90.00 %" in page
