@@ -25,6 +25,10 @@ from waiting_room.staffing import service_level
 Status = Literal["served", "abandoned", "unserved", "lost"]
 Policy = Literal["fcfs", "edf"]
 
+APPOINTMENT_CREDIT_SECONDS = 1800.0
+"""The live policy as docs/PROTOCOL.md states it: an appointment is served as if its slot were 30
+minutes earlier (restated here, not imported from the dispatcher this module judges)."""
+
 GRACE_SECONDS = 120.0
 """The queued patient's grace period after a dropped connection (docs/PROTOCOL.md)."""
 
@@ -137,8 +141,9 @@ def simulate_ideal(
 
     ``policy`` "fcfs" is the reference of the issue: appointments first at their slot, then the
     immediate requests first come first served. "edf" is the live server's policy (DESIGN.md,
-    "Dispatch policy") with zero latency and no declines: one line by deadline (arrival + 30 min,
-    or the slot), appointments entering it at check-in (``time``). Comparing the live run with
+    "Dispatch policy"; docs/PROTOCOL.md, "Appointments") with zero latency and no declines: one
+    line by deadline (arrival + 30 min, or the slot less a 30-minute credit), appointments
+    entering it at check-in (``time``). Comparing the live run with
     both separates what the implementation loses (live against perfect EDF) from what the policy
     loses (EDF against the reference). Written here from the design, not from the dispatcher."""
     events: list[tuple[float, int, int, int]] = []  # (time, kind, seq, gp or request)
@@ -190,9 +195,11 @@ def simulate_ideal(
             else:
                 arrival = by_index[who]
                 if policy == "edf":  # one line, by deadline
-                    late = 0.0 if arrival.kind == "appointment" else within_minutes * 60.0
-                    deadline = arrival.due + late
-                    heapq.heappush(immediate, (deadline, arrival.index))
+                    if arrival.kind == "appointment":
+                        key = arrival.due - APPOINTMENT_CREDIT_SECONDS
+                    else:
+                        key = arrival.due + within_minutes * 60.0
+                    heapq.heappush(immediate, (key, arrival.index))
                 else:
                     queue = appointments if arrival.kind == "appointment" else immediate
                     heapq.heappush(queue, (arrival.due, arrival.index))

@@ -122,7 +122,9 @@ def queue_entry(request: ConsultationRequest) -> QueuedEntry:
     """The live-queue entry of a request: its score never changes, so it keeps its place."""
     return QueuedEntry(
         member=dispatch.queue_member(request.seq, request.id),
-        score=dispatch.queue_score(request.deadline, request.priority_credit),
+        score=dispatch.queue_score(
+            request.deadline, request.priority_credit + dispatch.kind_credit(request.kind)
+        ),
         patient_id=request.patient_id,
         arrival_ts=request.arrival_at.timestamp(),
         deadline_ts=request.deadline.timestamp(),

@@ -189,19 +189,24 @@ def test_a_dropped_patient_not_back_within_the_grace_leaves() -> None:
     assert result.summary.lost == 0
 
 
-def test_the_edf_reference_serves_an_overdue_request_before_a_due_appointment() -> None:
-    # The only GP is busy until 2,100 s. An immediate request waits since 10 s (deadline
-    # 1,810 s); an appointment checked in at 1,700 s for its 2,000 s slot. The reference serves
-    # the appointment due at its slot first; earliest deadline first serves the overdue one.
+def test_the_edf_reference_serves_a_long_overdue_request_before_a_due_appointment() -> None:
+    # The only GP is busy until 4,000 s. An immediate request waits since 10 s (deadline
+    # 1,810 s); an appointment checked in at 3,400 s for its 3,700 s slot (30 minutes of credit:
+    # 1,900 s). The reference serves the appointment due at its slot first; the live policy the
+    # request overdue by more than the credit.
     trace = [
-        req(0, 0.0, 2100.0),
+        req(0, 0.0, 4000.0),
         req(1, 10.0),
-        req(2, 1700.0, due=2000.0, kind="appointment"),
+        req(2, 3400.0, due=3700.0, kind="appointment"),
     ]
     reference = simulate_ideal(trace, ALL_DAY).outcomes
     edf = simulate_ideal(trace, ALL_DAY, policy="edf").outcomes
-    assert [o.accepted_at for o in reference] == [0.0, 2700.0, 2100.0]
-    assert [o.accepted_at for o in edf] == [0.0, 2100.0, 2700.0]
+    assert [o.accepted_at for o in reference] == [0.0, 4600.0, 4000.0]
+    assert [o.accepted_at for o in edf] == [0.0, 4000.0, 4600.0]
+    # Less overdue than the credit: the appointment goes first under both.
+    trace = [req(0, 0.0, 4000.0), req(1, 1000.0), req(2, 3400.0, due=3700.0, kind="appointment")]
+    edf = simulate_ideal(trace, ALL_DAY, policy="edf").outcomes
+    assert [o.accepted_at for o in edf] == [0.0, 4600.0, 4000.0]
     # An appointment may start before its slot under EDF (it is in the line from check-in).
     early = [req(0, 1700.0, due=2000.0, kind="appointment")]
     assert simulate_ideal(early, ALL_DAY, policy="edf").outcomes[0].wait_seconds == -300.0

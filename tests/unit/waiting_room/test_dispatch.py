@@ -37,6 +37,20 @@ def test_priority_credit_acts_as_extra_waiting_time() -> None:
     assert later_with_credit < dispatch.queue_score(base)
 
 
+def test_a_due_appointment_goes_ahead_of_the_last_half_hour_of_overdue_requests() -> None:
+    """R7: the slot at 10:00 goes ahead of an immediate request that arrived at 09:10 (deadline
+    09:40, 20 minutes overdue) but behind one that arrived at 08:50 (40 minutes overdue)."""
+    slot = datetime(2026, 11, 27, 10, tzinfo=UTC)
+
+    def score(kind: RequestKind, deadline: datetime) -> float:
+        return dispatch.queue_score(deadline, dispatch.kind_credit(kind))
+
+    appointment = score(RequestKind.APPOINTMENT, slot)
+    assert score(RequestKind.IMMEDIATE, slot - timedelta(minutes=20)) > appointment
+    assert score(RequestKind.IMMEDIATE, slot - timedelta(minutes=40)) < appointment
+    assert dispatch.kind_credit(RequestKind.IMMEDIATE) == 0.0
+
+
 def test_member_orders_ties_by_sequence_and_round_trips() -> None:
     rid = RequestId("f" * 32)
     m9, m10 = dispatch.queue_member(9, rid), dispatch.queue_member(10, rid)
