@@ -18,6 +18,11 @@ from signaling.config import ConfigError, Settings, load_settings
 
 logger = logging.getLogger("teleconsult")
 
+LISTEN_BACKLOG = 4096
+"""Connections the kernel queues before the node accepts them (capped by net.core.somaxconn).
+aiohttp's 128 overflowed in a reconnect storm: the dropped SYNs came back after the client's TCP
+back-off (1, 3, 7, 15... s), so a few clients took a minute to return (capacity benchmark)."""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="teleconsult", description="Teleconsultation service")
@@ -56,7 +61,7 @@ async def _serve(settings: Settings) -> None:
     app = await build_app(settings)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
     await site.start()
     port = int(runner.addresses[0][1])  # the port actually bound, also with --port 0
     print(f"LISTENING {port}", flush=True)

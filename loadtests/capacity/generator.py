@@ -282,7 +282,7 @@ async def serve() -> None:
         name = cmd["cmd"]
         try:
             if name == "exit":
-                await gen.close({})
+                await gen.close({"abort": True})  # after the measurement: quick
                 print(json.dumps({"ok": True}), flush=True)
                 break
             result = await getattr(gen, name)(cmd)
