@@ -32,8 +32,8 @@ def summarise(path: Path) -> tuple[int, Counter[str], Counter[str]]:
     self_time: Counter[str] = Counter()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
+        if not stack or not count.isdigit():
+            continue  # an empty or cut line (a recording interrupted while writing)
         n = int(count)
         frames = [_short(f) for f in stack.split(";")]
         total += n
