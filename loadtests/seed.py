@@ -23,6 +23,35 @@ from records.schema import consultation_requests, request_events, users
 BENCH_PASSWORD = "Bench-Password-2026!"
 
 
+def waiting_rows(
+    patient_id: str, arrival: datetime, actor: str
+) -> tuple[dict[str, object], dict[str, object]]:
+    """The SQL rows of one immediate video request waiting since ``arrival`` (the request and
+    its last transition), as `teleconsult serve` would have written them."""
+    request_id = secrets.token_hex(16)
+    request = {
+        "id": request_id,
+        "patient_id": patient_id,
+        "kind": "immediate",
+        "channel": "video",
+        "state": "waiting",
+        "version": 3,
+        "arrival_at": arrival,
+        "deadline": arrival + timedelta(minutes=30),
+        "updated_at": arrival,
+        "active_patient_id": patient_id,
+    }
+    event = {
+        "request_id": request_id,
+        "from_state": "screened",
+        "to_state": "waiting",
+        "version": 3,
+        "at": arrival,
+        "actor": actor,
+    }
+    return request, event
+
+
 async def seed_waiting(data_dir: Path, waiting: int, now: datetime | None = None) -> int:
     """Create ``waiting`` patients, each with one immediate request waiting, arrivals spread over
     the last ``waiting`` tenths of a second (all still within their 30 minutes)."""
@@ -36,7 +65,6 @@ async def seed_waiting(data_dir: Path, waiting: int, now: datetime | None = None
     event_rows = []
     for i in range(waiting):
         user_id = secrets.token_hex(16)
-        request_id = secrets.token_hex(16)
         arrival = now - timedelta(seconds=(waiting - i) * 0.1)
         user_rows.append(
             {
@@ -52,30 +80,9 @@ async def seed_waiting(data_dir: Path, waiting: int, now: datetime | None = None
                 "created_at": now,
             }
         )
-        request_rows.append(
-            {
-                "id": request_id,
-                "patient_id": user_id,
-                "kind": "immediate",
-                "channel": "video",
-                "state": "waiting",
-                "version": 3,
-                "arrival_at": arrival,
-                "deadline": arrival + timedelta(minutes=30),
-                "updated_at": arrival,
-                "active_patient_id": user_id,
-            }
-        )
-        event_rows.append(
-            {
-                "request_id": request_id,
-                "from_state": "screened",
-                "to_state": "waiting",
-                "version": 3,
-                "at": arrival,
-                "actor": "bench:seed",
-            }
-        )
+        request_row, event_row = waiting_rows(user_id, arrival, "bench:seed")
+        request_rows.append(request_row)
+        event_rows.append(event_row)
     async with engine.begin() as conn:
         for start in range(0, waiting, 1000):
             await conn.execute(insert(users), user_rows[start : start + 1000])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from loadtests.seed import waiting_rows
 from records.accounts import CONSENT_KINDS, DATA_POLICY_VERSION, TERMS_VERSION, document_hash
 from records.db import create_engine, default_url
 from records.migrations import migrate
@@ -88,32 +89,10 @@ async def seed_population(
     add("patient", Role.PATIENT, patients, pop.patients)
     add("gp", Role.PHYSICIAN, gps, pop.gps)
     for i, user_id in enumerate(pop.waiting):
-        request_id = secrets.token_hex(16)
         arrival = now - timedelta(seconds=60 * (waiting - i) / max(waiting, 1))
-        request_rows.append(
-            {
-                "id": request_id,
-                "patient_id": user_id,
-                "kind": "immediate",
-                "channel": "video",
-                "state": "waiting",
-                "version": 3,
-                "arrival_at": arrival,
-                "deadline": arrival + timedelta(minutes=30),
-                "updated_at": arrival,
-                "active_patient_id": user_id,
-            }
-        )
-        event_rows.append(
-            {
-                "request_id": request_id,
-                "from_state": "screened",
-                "to_state": "waiting",
-                "version": 3,
-                "at": arrival,
-                "actor": "bench:capacity",
-            }
-        )
+        request_row, event_row = waiting_rows(user_id, arrival, "bench:capacity")
+        request_rows.append(request_row)
+        event_rows.append(event_row)
     async with engine.begin() as conn:
         for rows, table in (
             (user_rows, users),
