@@ -255,8 +255,8 @@ class WaitingRoom:
         live = await self._live.get_gp(gp_id)
         if live.status == GpStatus.IN_CALL:
             raise InCall("finish the current call before changing availability")
-        if live.status == GpStatus.OFFERED:
-            return
+        if live.status in (GpStatus.OFFERED, GpStatus.AVAILABLE):
+            return  # already in the idle line: a second click keeps the GP's place
         if live.status == GpStatus.WRAP_UP:
             await self._finish_wrap_up(gp_id, live, available=True, started=started)
             return

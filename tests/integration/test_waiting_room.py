@@ -244,6 +244,19 @@ async def test_idle_line_is_longest_idle_first(world: World) -> None:
     assert served_by == [g3, g1, g2]
 
 
+async def test_going_available_twice_keeps_the_place_in_the_idle_line(world: World) -> None:
+    w = world
+    g1, g2, _ = w.gps
+    await w.room.gp_available(g1)
+    await w.advance(5)
+    await w.room.gp_available(g2)
+    await w.advance(5)
+    await w.room.gp_available(g1)  # a second click (or a retried request) changes nothing
+    view = await w.room.request_video(w.patients[0])
+    request = await w.requests.get(view.request.id)
+    assert request is not None and request.gp_id == g1
+
+
 async def test_priority_credit_is_extra_waiting_time(world: World) -> None:
     w = world
     first = await w.room.request_video(w.patients[0])
