@@ -1,26 +1,11 @@
 // Authenticated JSON calls to the API (/api/appointments...): the access token in an
 // `Authorization: Bearer` header (never in the URL), one refresh and retry when it has expired.
 
-import { AuthError, currentAccessToken, refreshSession } from "./auth.js";
+import { AuthError, currentAccessToken, errorFromResponse, refreshSession } from "./auth.js";
 import { noteHttpDate } from "./clock.js";
 
 /** Codes of a 401 that a fresh access token may cure. */
 const RETRYABLE_401 = new Set(["token_expired", "token_invalid", "auth_required"]);
-
-async function errorFrom(response) {
-  let code = `http_${response.status}`;
-  let message = "";
-  try {
-    const body = await response.json();
-    if (body && body.error) {
-      code = body.error.code || code;
-      message = body.error.message || "";
-    }
-  } catch {
-    // not JSON (a proxy error page): keep the HTTP status as the code
-  }
-  return new AuthError(code, message, response.status);
-}
 
 async function send(method, url, body) {
   const headers = { Accept: "application/json" };
@@ -48,7 +33,7 @@ async function send(method, url, body) {
 export async function apiRequest(method, url, body) {
   let response = await send(method, url, body);
   if (response.status === 401) {
-    const err = await errorFrom(response);
+    const err = await errorFromResponse(response);
     if (!RETRYABLE_401.has(err.code)) throw err;
     let user = null;
     try {
@@ -59,7 +44,7 @@ export async function apiRequest(method, url, body) {
     if (!user) throw err;
     response = await send(method, url, body);
   }
-  if (!response.ok) throw await errorFrom(response);
+  if (!response.ok) throw await errorFromResponse(response);
   if (response.status === 204) return null;
   try {
     return await response.json();

@@ -42,7 +42,8 @@ export function onSessionLost(handler) {
   sessionLostHandler = handler;
 }
 
-async function errorFromResponse(response) {
+/** The AuthError an API error answer carries: `{error: {code, message}}`, or the HTTP status. */
+export async function errorFromResponse(response) {
   let code = `http_${response.status}`;
   let message = "";
   try {
