@@ -680,3 +680,27 @@ async def test_degrade_to_phone_keeps_the_consultation_and_the_gp(world: World) 
     assert await w.requests.started_count(p, 2026) == 1
     events = [(f, t) for f, t, _, _ in await w.requests.history(view.request.id)]
     assert ("in_call", "in_call") in events  # the channel change is recorded
+
+
+async def test_a_due_appointment_goes_ahead_of_a_request_less_than_30_minutes_overdue(
+    world: World,
+) -> None:
+    """R7 with the dispatch credit: an immediate request 20 minutes past its deadline stays
+    behind an appointment entering the queue; one 40 minutes past stays ahead."""
+    w = world
+    p1, p2, p3, _ = w.patients
+    for p in w.patients:
+        await w.connect(p)
+    long_overdue = await w.room.request_video(p1)
+    await w.advance(20 * 60)
+    overdue = await w.room.request_video(p2)
+    await w.advance(45 * 60)  # 20 min past the second deadline, 40 past the first's
+    slot = w.clock.now() + timedelta(minutes=5)
+    appointment = await w.room.admit_appointment(p3, slot)
+    order = []
+    for gp in w.gps[:3]:
+        await w.room.gp_available(gp)
+        offer = w.notes.last_gp(gp).offer
+        assert offer is not None
+        order.append(offer.id)
+    assert order == [long_overdue.request.id, appointment.request.id, overdue.request.id]
