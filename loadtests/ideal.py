@@ -121,12 +121,10 @@ def departure(arrival: Arrival, grace_seconds: float = GRACE_SECONDS) -> float:
     """When a still-queued patient is gone: out of patience, or dropped and not back in time (a
     phone callback needs no open page: a drop changes nothing)."""
     leave = arrival.due + arrival.patience_seconds
-    dropped = arrival.disconnect_after_seconds is not None and arrival.channel != "phone"
-    if dropped and (
-        arrival.reconnect_after_seconds is None or arrival.reconnect_after_seconds > grace_seconds
-    ):
-        assert arrival.disconnect_after_seconds is not None
-        leave = min(leave, arrival.time + arrival.disconnect_after_seconds + grace_seconds)
+    drop = arrival.disconnect_after_seconds
+    back = arrival.reconnect_after_seconds
+    if drop is not None and arrival.channel != "phone" and (back is None or back > grace_seconds):
+        leave = min(leave, arrival.time + drop + grace_seconds)
     return leave
 
 

@@ -233,6 +233,11 @@ class LiveRun:
             self.errors[f"{event}:{ack.get('error', {}).get('code')}"] += 1
         return ack
 
+    @property
+    def settled(self) -> int:
+        """Patients whose outcome is known."""
+        return len(self._settled)
+
     def _settle(self, p: _Patient) -> None:
         """Count a patient once, when its outcome is known (or its life is over)."""
         if p.arrival.index in self._settled:
@@ -678,7 +683,3 @@ class _Gp:
             await run.sim.sleep_until(free)
         finally:
             run.gps_busy -= 1
-
-
-def settled_count(run: LiveRun) -> int:
-    return len(run._settled)

@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,10 +42,11 @@ from loadtests.ideal import (
     stationary_stretches,
     summarize,
 )
-from loadtests.live import LiveResult, LiveRun, SimTime, locate_clock, settled_count
+from loadtests.live import LiveResult, LiveRun, SimTime, locate_clock
 from loadtests.scenario import Scenario, ScenarioError, load_scenario
 from loadtests.servers import StartError, start_redis, start_server, stop
 from loadtests.trace import Arrival, Shift, make_roster, make_trace
+from signaling.config import ConfigError, parse_ice_servers
 from waiting_room.hours import is_french_holiday
 from waiting_room.schedule import PARIS
 
@@ -99,14 +100,11 @@ def _share(raw: str) -> float:
     return value
 
 
-def _ice_servers(raw: str) -> list[dict[str, Any]]:
+def _ice_servers(raw: str) -> list[Mapping[str, Any]]:
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"ICE servers must be a JSON list: {exc}") from None
-    if not isinstance(value, list) or not all(isinstance(v, dict) and "urls" in v for v in value):
-        raise argparse.ArgumentTypeError('ICE servers: a JSON list of {"urls": ...} objects')
-    return value
+        return list(parse_ice_servers(raw))
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def call_setup(live: LiveResult) -> dict[str, Any] | None:
@@ -163,14 +161,9 @@ def records(
     out = []
     for a, o in zip(trace, outcomes, strict=True):
         busy = None
-        if o.accepted_at is not None:
-            busy = (
-                busy_until.get(a.index)
-                if busy_until is not None
-                else o.accepted_at + a.service_seconds + a.wrap_up_seconds
-            )
-            if busy is None:  # the run ended during that call
-                busy = o.accepted_at + a.service_seconds + a.wrap_up_seconds
+        if o.accepted_at is not None:  # measured live, else (or the run ended in the call) drawn
+            drawn = o.accepted_at + a.service_seconds + a.wrap_up_seconds
+            busy = (busy_until or {}).get(a.index, drawn)
         out.append(
             {
                 "index": a.index,
@@ -326,7 +319,7 @@ class Progress:
         line = (
             f"{self.label} [{bar:<30}] {done:4.0%} {_clock(now)}/{_clock(self.total)}"
             f" queue {queued} busy {run.gps_busy} served {served} left {left} lost {lost}"
-            f" ({settled_count(run)}/{len(run.patients)})"
+            f" ({run.settled}/{len(run.patients)})"
         )
         if self.tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)

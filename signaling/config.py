@@ -76,7 +76,8 @@ def _parse_origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
-def _parse_ice(raw: str) -> tuple[Mapping[str, Any], ...]:
+def parse_ice_servers(raw: str) -> tuple[Mapping[str, Any], ...]:
+    """A JSON list of RTCIceServer objects (each with ``urls``); ConfigError otherwise."""
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -179,7 +180,7 @@ PARSERS: dict[str, Any] = {
     "database_url": str,
     "jwt_secret": str,
     "allowed_origins": _parse_origins,
-    "ice_servers": _parse_ice,
+    "ice_servers": parse_ice_servers,
     "access_token_seconds": int,
     "refresh_token_seconds": int,
     "demo": _parse_bool,
